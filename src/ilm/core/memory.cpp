@@ -58,7 +58,8 @@ Arena::~Arena() {
 void* Arena::alloc(size_t bytes) {
   bytes = round_up(bytes == 0 ? kAlign : bytes, kAlign);
   if (blocks_.empty() || blocks_.back().offset + bytes > blocks_.back().size) {
-    size_t size = std::max(bytes, blocks_.empty() ? size_t(64) << 20 : blocks_.back().size);
+    // Grow geometrically; reset() merges the blocks, so the steady state is one block.
+    size_t size = std::max(bytes, blocks_.empty() ? size_t(1) << 20 : 2 * blocks_.back().size);
     blocks_.push_back({static_cast<char*>(aligned_alloc_zeroed(size)), size, 0});
   }
   Block& b = blocks_.back();

@@ -21,6 +21,8 @@ inline float hash_uniform(uint64_t seed, uint64_t index) {
   return float(hash64(seed, index) >> 40) * (1.0f / 16777216.0f);
 }
 
+__extension__ typedef unsigned __int128 uint128_t;
+
 struct Rng {
   uint64_t seed = 0;
   uint64_t counter = 0;
@@ -33,7 +35,7 @@ struct Rng {
   float uniform() { return hash_uniform(seed, counter++); }
   double uniform_double() { return double(next_u64() >> 11) * (1.0 / 9007199254740992.0); }
   // Uniform integer in [0, n), n > 0 (Lemire's multiply-shift; bias < 2^-64 * n).
-  uint64_t below(uint64_t n) { return uint64_t((unsigned __int128)next_u64() * n >> 64); }
+  uint64_t below(uint64_t n) { return uint64_t(uint128_t(next_u64()) * n >> 64); }
   // Standard normal (Box-Muller, one value per two draws).
   float normal();
   // A child stream: same seed family, independent sequence.

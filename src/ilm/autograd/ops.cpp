@@ -1,0 +1,176 @@
+#include "ilm/autograd/ops.h"
+
+#include "ilm/kernels/cpu/kernels.h"
+
+namespace ilm {
+
+namespace {
+
+float* fp(const Var& v) { return v ? v->value.f32() : nullptr; }
+
+// The gradient buffer of v if it takes one, else null (kernels skip null gradients).
+float* gp(Tape& tape, const Var& v) {
+  return v && v->requires_grad ? tape.grad(v).f32() : nullptr;
+}
+
+Shape with_last(const Shape& s, int64_t last) {
+  std::vector<int64_t> d = s.to_vector();
+  d.back() = last;
+  return Shape(d);
+}
+
+}  // namespace
+
+Var embedding(Tape& tape, const Tensor& ids, const Var& wte, const Var& wpe) {
+  ILM_CHECK(ids.shape().ndim() == 2, "[embedding] ids must be (B,T), got {}", ids.shape().to_string());
+  const int B = int(ids.shape()[0]), T = int(ids.shape()[1]);
+  const int V = int(wte->value.shape()[0]), C = int(wte->value.shape()[1]);
+  const int32_t* idx = ids.data<int32_t>();
+  for (int64_t i = 0; i < int64_t(B) * T; ++i)
+    ILM_CHECK(idx[i] >= 0 && idx[i] < V, "[embedding] token id {} at position {} is outside [0, {})",
+              idx[i], i, V);
+  if (wpe)
+    ILM_CHECK(T <= wpe->value.shape()[0], "[embedding] sequence length {} exceeds block_size {}", T,
+              wpe->value.shape()[0]);
+  Var out = tape.output(tape.alloc({B, T, C}), {&wte, &wpe});
+  cpu::encoder_forward(out->value.f32(), idx, wte->value.f32(), fp(wpe), B, T, C);
+  tape.record("embedding", out, [&tape, out, ids, wte, wpe, B, T, C] {
+    float* dwte = gp(tape, wte);
+    float* dwpe = gp(tape, wpe);
+    if (dwte) cpu::encoder_backward(dwte, dwpe, out->grad.f32(), ids.data<int32_t>(), B, T, C);
+    else if (dwpe) {
+      // Position gradients alone: route through a scratch wte gradient would waste
+      // memory, so sum dout over the batch directly.
+      for (int b = 0; b < B; ++b)
+        for (int64_t i = 0; i < int64_t(T) * C; ++i) dwpe[i] += out->grad.f32()[int64_t(b) * T * C + i];
+    }
+  });
+  return out;
+}
+
+Var linear(Tape& tape, const Var& x, const Var& w, const Var& b) {
+  const Shape& xs = x->value.shape();
+  const int C = int(w->value.shape()[1]), OC = int(w->value.shape()[0]);
+  ILM_CHECK(xs.last() == C, "[linear] input has {} features, weight {} expects {}", xs.last(),
+            w->value.shape().to_string(), C);
+  const int64_t N = xs.rows();
+  Var out = tape.output(tape.alloc(with_last(xs, OC)), {&x, &w, &b});
+  cpu::matmul_forward(out->value.f32(), x->value.f32(), w->value.f32(), fp(b), N, C, OC);
+  tape.record("linear", out, [&tape, out, x, w, b, N, C, OC] {
+    cpu::matmul_backward(gp(tape, x), gp(tape, w), gp(tape, b), out->grad.f32(), x->value.f32(),
+                         w->value.f32(), N, C, OC);
+  });
+  return out;
+}
+
+Var layernorm(Tape& tape, const Var& x, const Var& w, const Var& b, float eps) {
+  const Shape& xs = x->value.shape();
+  const int C = int(xs.last());
+  const int64_t N = xs.rows();
+  ILM_CHECK(w->value.numel() == C, "[layernorm] weight has {} values, input has {} features",
+            w->value.numel(), C);
+  Var out = tape.output(tape.alloc(xs), {&x, &w, &b});
+  Tensor mean, rstd;
+  if (out->requires_grad) {
+    mean = tape.alloc({N});
+    rstd = tape.alloc({N});
+  }
+  cpu::layernorm_forward(out->value.f32(), mean.defined() ? mean.f32() : nullptr,
+                         rstd.defined() ? rstd.f32() : nullptr, x->value.f32(), w->value.f32(),
+                         fp(b), N, C, eps);
+  tape.record("layernorm", out, [&tape, out, x, w, b, mean, rstd, N, C] {
+    cpu::layernorm_backward(gp(tape, x), gp(tape, w), gp(tape, b), out->grad.f32(), x->value.f32(),
+                            w->value.f32(), mean.f32(), rstd.f32(), N, C);
+  });
+  return out;
+}
+
+Var gelu(Tape& tape, const Var& x) {
+  const int64_t N = x->value.numel();
+  Var out = tape.output(tape.alloc(x->value.shape()), {&x});
+  cpu::gelu_forward(out->value.f32(), x->value.f32(), N);
+  tape.record("gelu", out, [&tape, out, x, N] {
+    if (x->requires_grad) cpu::gelu_backward(gp(tape, x), x->value.f32(), out->grad.f32(), N);
+  });
+  return out;
+}
+
+Var add(Tape& tape, const Var& a, const Var& b) {
+  ILM_CHECK(a->value.shape() == b->value.shape(), "[add] shapes differ: {} and {}",
+            a->value.shape().to_string(), b->value.shape().to_string());
+  const int64_t N = a->value.numel();
+  Var out = tape.output(tape.alloc(a->value.shape()), {&a, &b});
+  cpu::residual_forward(out->value.f32(), a->value.f32(), b->value.f32(), N);
+  tape.record("add", out, [&tape, out, a, b, N] {
+    const float* d = out->grad.f32();
+    float* da = gp(tape, a);
+    float* db = gp(tape, b);
+    if (da && db) {
+      cpu::residual_backward(da, db, d, N);
+    } else if (da || db) {
+      float* g = da ? da : db;
+      for (int64_t i = 0; i < N; ++i) g[i] += d[i];
+    }
+  });
+  return out;
+}
+
+Var dropout(Tape& tape, const Var& x, float p, Rng& rng) {
+  ILM_CHECK(p >= 0.0f && p < 1.0f, "[dropout] probability {} is outside [0, 1)", p);
+  if (p == 0.0f) return x;
+  const int64_t N = x->value.numel();
+  const uint64_t seed = rng.next_u64();
+  Var out = tape.output(tape.alloc(x->value.shape()), {&x});
+  cpu::dropout_forward(out->value.f32(), x->value.f32(), p, seed, N);
+  tape.record("dropout", out, [&tape, out, x, p, seed, N] {
+    if (x->requires_grad) cpu::dropout_backward(gp(tape, x), out->grad.f32(), p, seed, N);
+  });
+  return out;
+}
+
+Var attention(Tape& tape, const Var& qkv, int n_head, bool causal) {
+  const Shape& s = qkv->value.shape();
+  ILM_CHECK(s.ndim() == 3 && s[2] % 3 == 0, "[attention] qkv must be (B,T,3C), got {}", s.to_string());
+  const int B = int(s[0]), T = int(s[1]), C = int(s[2] / 3);
+  ILM_CHECK(n_head > 0 && C % n_head == 0, "[attention] {} channels do not split into {} heads", C,
+            n_head);
+  Var out = tape.output(tape.alloc({B, T, C}), {&qkv});
+  // The (B,NH,T,T) probabilities are kept only when backward will need them.
+  Tensor att;
+  if (out->requires_grad) att = tape.alloc({B, n_head, T, T});
+  cpu::attention_forward(out->value.f32(), att.defined() ? att.f32() : nullptr, qkv->value.f32(), B,
+                         T, C, n_head, causal);
+  tape.record("attention", out, [&tape, out, qkv, att, B, T, C, n_head, causal] {
+    cpu::attention_backward(gp(tape, qkv), out->grad.f32(), qkv->value.f32(), att.f32(), B, T, C,
+                            n_head, causal);
+  });
+  return out;
+}
+
+Var cross_entropy(Tape& tape, const Var& logits, const Tensor& targets, int ignore_index) {
+  const Shape& ls = logits->value.shape();
+  const int V = int(ls.last());
+  const int64_t N = ls.rows();
+  ILM_CHECK(targets.numel() == N, "[cross_entropy] {} targets for {} rows of logits", targets.numel(),
+            N);
+  Tensor losses = tape.alloc({N});
+  Tensor lse = tape.alloc({N});
+  const int32_t* tg = targets.data<int32_t>();
+  int64_t count = cpu::crossentropy_forward(losses.f32(), lse.f32(), logits->value.f32(), tg, N, V,
+                                            ignore_index);
+  double sum = 0.0;
+  for (int64_t n = 0; n < N; ++n) sum += losses.f32()[n];
+  Var out = tape.output(tape.alloc({}), {&logits});
+  out->value.f32()[0] = count ? float(sum / double(count)) : 0.0f;
+  tape.record("cross_entropy", out, [&tape, out, logits, targets, lse, N, V, ignore_index, count] {
+    if (!logits->requires_grad || count == 0) return;
+    Tensor dloss = tape.alloc({N});
+    float g = out->grad.f32()[0] / float(count);
+    for (int64_t n = 0; n < N; ++n) dloss.f32()[n] = g;
+    cpu::crossentropy_backward(gp(tape, logits), logits->value.f32(), lse.f32(),
+                               targets.data<int32_t>(), dloss.f32(), N, V, ignore_index);
+  });
+  return out;
+}
+
+}  // namespace ilm

@@ -1,0 +1,29 @@
+// Differentiable ops: each runs its fused forward kernel and records a backward
+// made of the matching kernel. Shapes use B, T, C, NH, V as in kernels/cpu.
+// An optional input (a bias, position embeddings) is passed as a null Var.
+#pragma once
+
+#include "ilm/autograd/tape.h"
+#include "ilm/core/rng.h"
+
+namespace ilm {
+
+// ids (B,T) int32 -> (B,T,C) = wte[ids] + wpe[t]; wpe may be null.
+Var embedding(Tape& tape, const Tensor& ids, const Var& wte, const Var& wpe);
+// x (...,C) -> (...,OC) = x @ w^T + b; w (OC,C) as torch.nn.Linear; b (OC) or null.
+Var linear(Tape& tape, const Var& x, const Var& w, const Var& b);
+// Over the last dimension; w (C), b (C) or null.
+Var layernorm(Tape& tape, const Var& x, const Var& w, const Var& b, float eps = 1e-5f);
+// GELU with the tanh approximation (GPT-2's).
+Var gelu(Tape& tape, const Var& x);
+// a + b, same shape.
+Var add(Tape& tape, const Var& a, const Var& b);
+// Inverted dropout with probability p; the identity when p == 0. Draws one seed from rng.
+Var dropout(Tape& tape, const Var& x, float p, Rng& rng);
+// qkv (B,T,3C) -> (B,T,C): multi-head scaled dot-product attention.
+Var attention(Tape& tape, const Var& qkv, int n_head, bool causal);
+// logits (...,V), targets (...) int32 -> scalar mean loss over rows whose target is
+// not ignore_index. All rows ignored gives loss 0 and zero gradients.
+Var cross_entropy(Tape& tape, const Var& logits, const Tensor& targets, int ignore_index = -1);
+
+}  // namespace ilm
