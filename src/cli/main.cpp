@@ -1,14 +1,21 @@
 // ilm: the command-line program. Each subcommand lives in its own file and only
 // parses arguments and calls libilm.
-#include <CLI/CLI.hpp>
 #include <fmt/core.h>
 
+#include "cli/commands.h"
 #include "ilm/core/error.h"
+
+namespace ilm::cli {
+int exit_code = 0;
+}
 
 int main(int argc, char** argv) {
   CLI::App app{"ilm: learn, train, fine-tune, evaluate and serve language models"};
   app.set_version_flag("--version", ILM_VERSION);
   app.require_subcommand(1);
+  ilm::cli::add_train(app);
+  ilm::cli::add_generate(app);
+  ilm::cli::add_bench(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -16,6 +23,9 @@ int main(int argc, char** argv) {
   } catch (const ilm::Error& e) {
     fmt::print(stderr, "error: {}\n", e.what());
     return 1;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "error: {}\n", e.what());
+    return 1;
   }
-  return 0;
+  return ilm::cli::exit_code;
 }
