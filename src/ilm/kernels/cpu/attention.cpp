@@ -6,6 +6,7 @@
 #include <cmath>
 #include <vector>
 
+#include "ilm/kernels/cpu/fastmath.h"
 #include "ilm/kernels/cpu/kernels.h"
 
 namespace ilm::cpu {
@@ -17,8 +18,9 @@ void softmax_row(float* row, int n, int T) {
   float mx = row[0];
   for (int j = 1; j < n; ++j) mx = row[j] > mx ? row[j] : mx;
   float s = 0.0f;
+#pragma omp simd reduction(+ : s)
   for (int j = 0; j < n; ++j) {
-    row[j] = std::exp(row[j] - mx);
+    row[j] = exp_approx(row[j] - mx);
     s += row[j];
   }
   float inv = 1.0f / s;

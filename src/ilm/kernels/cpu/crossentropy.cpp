@@ -1,6 +1,7 @@
 #include <cmath>
 
 #include "ilm/core/error.h"
+#include "ilm/kernels/cpu/fastmath.h"
 #include "ilm/kernels/cpu/kernels.h"
 
 namespace ilm::cpu {
@@ -20,7 +21,8 @@ int64_t crossentropy_forward(float* losses, float* lse, const float* logits,
     float mx = z[0];
     for (int i = 1; i < V; ++i) mx = z[i] > mx ? z[i] : mx;
     float s = 0.0f;
-    for (int i = 0; i < V; ++i) s += std::exp(z[i] - mx);
+#pragma omp simd reduction(+ : s)
+    for (int i = 0; i < V; ++i) s += exp_approx(z[i] - mx);
     float l = mx + std::log(s);
     if (lse) lse[n] = l;
     int32_t t = targets[n];
@@ -39,7 +41,8 @@ void crossentropy_backward(float* dlogits, const float* logits, const float* lse
     const float* z = logits + n * V;
     float* dz = dlogits + n * V;
     float l = lse[n], g = dloss[n];
-    for (int i = 0; i < V; ++i) dz[i] += g * std::exp(z[i] - l);
+#pragma omp simd
+    for (int i = 0; i < V; ++i) dz[i] += g * exp_approx(z[i] - l);
     dz[t] -= g;
   }
 }

@@ -2,6 +2,7 @@
 #include <cmath>
 
 #include "ilm/core/rng.h"
+#include "ilm/kernels/cpu/fastmath.h"
 #include "ilm/kernels/cpu/kernels.h"
 
 namespace ilm::cpu {
@@ -16,7 +17,7 @@ void gelu_forward(float* out, const float* inp, int64_t N) {
   for (int64_t i = 0; i < N; ++i) {
     float x = inp[i];
     float u = kGeluScale * (x + kGeluCubic * x * x * x);
-    out[i] = 0.5f * x * (1.0f + std::tanh(u));
+    out[i] = 0.5f * x * (1.0f + tanh_approx(u));
   }
 }
 
@@ -25,7 +26,7 @@ void gelu_backward(float* dinp, const float* inp, const float* dout, int64_t N) 
   for (int64_t i = 0; i < N; ++i) {
     float x = inp[i];
     float u = kGeluScale * (x + kGeluCubic * x * x * x);
-    float th = std::tanh(u);
+    float th = tanh_approx(u);
     float sech2 = 1.0f - th * th;
     float local = 0.5f * (1.0f + th) + 0.5f * x * sech2 * kGeluScale * (1.0f + 3.0f * kGeluCubic * x * x);
     dinp[i] += local * dout[i];
