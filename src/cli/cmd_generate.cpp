@@ -32,6 +32,7 @@ void add_generate(CLI::App& app) {
   cmd->callback([a] {
     set_num_threads(a->threads);
     LoadedModel m = load_model(a->model);
+    m.tokenizer->encode(a->prompt);  // an unencodable prompt fails before anything is printed
     std::fwrite(a->prompt.data(), 1, a->prompt.size(), stdout);
     GenerateStats st = generate(*m.model, *m.tokenizer, a->prompt, a->opt, [](std::string_view s) {
       std::fwrite(s.data(), 1, s.size(), stdout);

@@ -41,9 +41,9 @@ for case in bias nobias; do
 done
 [[ $status -eq 0 ]] || exit 1
 
-if [[ -n "${ILM_BINARY_DIR:-}" && -x "$ILM_BINARY_DIR/test_gpt_reference" ]]; then
+if [[ -n "${ILM_BINARY_DIR:-}" && -x "$ILM_BINARY_DIR/tests/test_gpt_reference" ]]; then
   echo "running $ILM_BINARY_DIR/test_gpt_reference with ILM_GOLDEN_DIR=$OUT_DIR"
-  ILM_GOLDEN_DIR="$OUT_DIR" "$ILM_BINARY_DIR/test_gpt_reference"
+  ILM_GOLDEN_DIR="$OUT_DIR" "$ILM_BINARY_DIR/tests/test_gpt_reference"
 else
   echo "test_gpt_reference not built: only the PyTorch side was checked"
 fi

@@ -204,3 +204,28 @@ TEST(OpsGrad, TinyGPTEndToEnd) {
     return cross_entropy(t, gpt.forward(t, ids, false, r), tg);
   }, 3e-3f, 3e-2f, 2e-3f, 8);
 }
+
+TEST(OpsGrad, CrossEntropyGradientInPlaceMatches) {
+  // The in-place path (gradient overwriting the logits) gives the same upstream
+  // gradients as the accumulating one, ignored rows included.
+  Rng rng(12);
+  const int N = 6, C = 10, V = 17;
+  Var x = param({N, C}, rng), w = param({V, C}, rng, 0.5f);
+  Tensor targets = Tensor::zeros({N}, DType::i32);
+  for (int i = 0; i < N; ++i) targets.data<int32_t>()[i] = i == 2 ? -1 : (i * 7) % V;
+  std::vector<Tensor> grads[2];
+  for (int private_logits = 0; private_logits < 2; ++private_logits) {
+    x->grad.zero_();
+    w->grad.zero_();
+    Tape t;
+    Var loss = cross_entropy(t, linear(t, x, w, nullptr), targets, -1, private_logits == 1);
+    t.backward(loss);
+    grads[private_logits] = {x->grad.clone(), w->grad.clone()};
+  }
+  for (int k = 0; k < 2; ++k)
+    for (int64_t i = 0; i < grads[0][size_t(k)].numel(); ++i)
+      EXPECT_FLOAT_EQ(grads[0][size_t(k)].f32()[i], grads[1][size_t(k)].f32()[i]);
+  check_grads({x, w}, [&](Tape& t) {
+    return cross_entropy(t, linear(t, x, w, nullptr), targets, -1, true);
+  });
+}

@@ -147,7 +147,8 @@ Var attention(Tape& tape, const Var& qkv, int n_head, bool causal) {
   return out;
 }
 
-Var cross_entropy(Tape& tape, const Var& logits, const Tensor& targets, int ignore_index) {
+Var cross_entropy(Tape& tape, const Var& logits, const Tensor& targets, int ignore_index,
+                  bool logits_are_private) {
   const Shape& ls = logits->value.shape();
   const int V = int(ls.last());
   const int64_t N = ls.rows();
@@ -162,13 +163,16 @@ Var cross_entropy(Tape& tape, const Var& logits, const Tensor& targets, int igno
   for (int64_t n = 0; n < N; ++n) sum += losses.f32()[n];
   Var out = tape.output(tape.alloc({}), {&logits});
   out->value.f32()[0] = count ? float(sum / double(count)) : 0.0f;
-  tape.record("cross_entropy", out, [&tape, out, logits, targets, lse, N, V, ignore_index, count] {
+  tape.record("cross_entropy", out,
+              [&tape, out, logits, targets, lse, N, V, ignore_index, count, logits_are_private] {
     if (!logits->requires_grad || count == 0) return;
     Tensor dloss = tape.alloc({N});
     float g = out->grad.f32()[0] / float(count);
     for (int64_t n = 0; n < N; ++n) dloss.f32()[n] = g;
+    bool in_place = logits_are_private && !logits->grad.defined();
+    if (in_place) logits->grad = logits->value;
     cpu::crossentropy_backward(gp(tape, logits), logits->value.f32(), lse.f32(),
-                               targets.data<int32_t>(), dloss.f32(), N, V, ignore_index);
+                               targets.data<int32_t>(), dloss.f32(), N, V, ignore_index, in_place);
   });
   return out;
 }

@@ -72,7 +72,8 @@ void* Arena::alloc(size_t bytes) {
 
 void Arena::reset() {
   if (blocks_.size() > 1) {
-    size_t total = capacity();
+    // One block of the high-water mark (plus a little): the next step fits exactly.
+    size_t total = peak_ + peak_ / 64;
     for (auto& b : blocks_) aligned_free(b.data, b.size);
     blocks_.clear();
     blocks_.push_back({static_cast<char*>(aligned_alloc_zeroed(total)), total, 0});

@@ -37,7 +37,7 @@ void aligned_free(void* p, size_t bytes);
 
 // A bump allocator. reset() forgets every allocation but keeps the memory; if a
 // step needed more than one block, the next reset() merges them into one block
-// of the total size, so a steady-state training loop allocates nothing.
+// of the high-water mark, so a steady-state training loop allocates nothing.
 class Arena {
  public:
   Arena() = default;

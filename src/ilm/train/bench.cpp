@@ -69,7 +69,7 @@ BenchResult bench_train(const BenchOptions& o) {
     auto t0 = Clock::now();
     model.params().zero_grad();
     tape.clear();
-    Var loss = cross_entropy(tape, model.forward(tape, x, true, drop), y);
+    Var loss = cross_entropy(tape, model.forward(tape, x, true, drop), y, -1, true);
     tape.backward(loss);
     double t_fb = ms_since(t0);
     auto t1 = Clock::now();

@@ -204,7 +204,7 @@ TrainResult Run::go(bool resume) {
       data.train->next_batch(x.data<int32_t>(), y.data<int32_t>());
       tape.clear();
       Var logits = model.forward(tape, x, true, state.dropout_rng);
-      Var loss = cross_entropy(tape, logits, y);
+      Var loss = cross_entropy(tape, logits, y, -1, /*logits_are_private=*/true);
       loss_sum += loss->value.f32()[0];
       tape.backward(loss, 1.0f / float(t.grad_accum));
     }
@@ -250,7 +250,19 @@ TrainResult train_new(const RunConfig& cfg) {
   if (fs::exists(dir / "config.yaml") || fs::exists(dir / "checkpoints"))
     fail("{} already holds a run: resume it with `ilm train --resume {}` or set run.name to another name",
          dir.string(), dir.string());
-  return Run(cfg, dir).go(false);
+  bool existed = fs::exists(dir), parent_existed = fs::exists(dir.parent_path());
+  try {
+    return Run(cfg, dir).go(false);
+  } catch (...) {
+    // A run that failed before its first checkpoint (bad data, bad sizes) leaves
+    // nothing behind, so the same command works once the input is fixed.
+    if (!existed && latest_checkpoint(dir).empty()) {
+      std::error_code ec;
+      fs::remove_all(dir, ec);
+      if (!parent_existed) fs::remove(dir.parent_path(), ec);  // only if empty
+    }
+    throw;
+  }
 }
 
 TrainResult train_resume(const fs::path& run_dir, const std::vector<std::string>& sets) {

@@ -33,16 +33,25 @@ int64_t crossentropy_forward(float* losses, float* lse, const float* logits,
 
 void crossentropy_backward(float* dlogits, const float* logits, const float* lse,
                            const int32_t* targets, const float* dloss, int64_t N, int V,
-                           int ignore_index) {
+                           int ignore_index, bool overwrite) {
 #pragma omp parallel for schedule(static)
   for (int64_t n = 0; n < N; ++n) {
     int32_t t = targets[n];
-    if (t == ignore_index) continue;
     const float* z = logits + n * V;
     float* dz = dlogits + n * V;
+    if (t == ignore_index) {
+      if (overwrite)
+        for (int i = 0; i < V; ++i) dz[i] = 0.0f;
+      continue;
+    }
     float l = lse[n], g = dloss[n];
+    if (overwrite) {
 #pragma omp simd
-    for (int i = 0; i < V; ++i) dz[i] += g * exp_approx(z[i] - l);
+      for (int i = 0; i < V; ++i) dz[i] = g * exp_approx(z[i] - l);
+    } else {
+#pragma omp simd
+      for (int i = 0; i < V; ++i) dz[i] += g * exp_approx(z[i] - l);
+    }
     dz[t] -= g;
   }
 }

@@ -10,8 +10,11 @@
 namespace ilm::cpu {
 
 inline float exp_approx(float x) {
-  x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
-  float n = __builtin_roundf(x * 1.44269504088896341f);
+  x = x < -87.0f ? -87.0f : x;  // vectorizes with -fno-trapping-math (see CMakeLists.txt)
+  x = x > 88.0f ? 88.0f : x;
+  // Round to nearest by the 1.5 * 2^23 trick: a plain add that vectorizes (roundf is a call).
+  constexpr float kShift = 12582912.0f;
+  float n = (x * 1.44269504088896341f + kShift) - kShift;
   float r = x - n * 0.693145751953125f;  // ln2, split in two for exact reduction
   r = r - n * 1.42860682030941723212e-6f;
   float p = 1.3888889e-3f;

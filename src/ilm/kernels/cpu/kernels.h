@@ -85,10 +85,12 @@ void attention_forward_cached(float* out, const float* q, int64_t q_stride, cons
 int64_t crossentropy_forward(float* losses, float* lse, const float* logits,
                              const int32_t* targets, int64_t N, int V, int ignore_index);
 // dlogits (N,V) += dloss[row] * (softmax - onehot(target)); dloss (N) per row
-// (e.g. 1/count for a mean); ignored rows get nothing.
+// (e.g. 1/count for a mean); ignored rows get nothing. With overwrite, dlogits is
+// written (=) instead, ignored rows get zeros, and dlogits may alias logits: the
+// (B,T,V) logits buffer then holds its own gradient, saving one such buffer.
 void crossentropy_backward(float* dlogits, const float* logits, const float* lse,
                            const int32_t* targets, const float* dloss, int64_t N, int V,
-                           int ignore_index);
+                           int ignore_index, bool overwrite = false);
 
 // ---- Optimizer and gradient utilities -----------------------------------------------
 // One AdamW step (PyTorch semantics: decoupled weight decay, bias-corrected moments).
