@@ -28,10 +28,24 @@ void Tape::record(const char* op, const Var& out, std::function<void()> backward
 
 const Tensor& Tape::grad(const Var& v) {
   if (!v->grad.defined()) {
-    v->grad = alloc(v->value.shape(), v->value.dtype());
+    auto it = free_grads_.find(v->value.nbytes());
+    if (it != free_grads_.end() && !it->second.empty()) {
+      v->grad = it->second.back().view(v->value.shape());
+      it->second.pop_back();
+    } else {
+      v->grad = alloc(v->value.shape(), v->value.dtype());
+    }
     v->grad.zero_();
   }
   return v->grad;
+}
+
+void Tape::release_grad(const Var& v) {
+  // Only gradients this tape allocated: not a leaf's (parameters own theirs), not one
+  // that aliases the value (the in-place cross-entropy gradient).
+  if (!v->grad.defined() || v->grad.raw() == v->value.raw()) return;
+  free_grads_[v->grad.nbytes()].push_back(v->grad);
+  v->grad = Tensor();
 }
 
 void Tape::backward(const Var& loss, float seed) {
@@ -39,8 +53,11 @@ void Tape::backward(const Var& loss, float seed) {
             loss->value.shape().to_string());
   ILM_CHECK(loss->requires_grad, "[backward] the loss does not depend on anything that needs a gradient");
   grad(loss).f32()[0] += seed;
-  for (auto it = records_.rbegin(); it != records_.rend(); ++it)
-    if (it->out->grad.defined()) it->backward();
+  for (auto it = records_.rbegin(); it != records_.rend(); ++it) {
+    if (!it->out->grad.defined()) continue;
+    it->backward();
+    release_grad(it->out);
+  }
 }
 
 void Tape::backward(const Var& out, const Tensor& dout) {
@@ -49,12 +66,16 @@ void Tape::backward(const Var& out, const Tensor& dout) {
   ILM_CHECK(out->requires_grad, "[backward] the output does not depend on anything that needs a gradient");
   const Tensor& g = grad(out);
   for (int64_t i = 0; i < g.numel(); ++i) g.f32()[i] += dout.f32()[i];
-  for (auto it = records_.rbegin(); it != records_.rend(); ++it)
-    if (it->out->grad.defined()) it->backward();
+  for (auto it = records_.rbegin(); it != records_.rend(); ++it) {
+    if (!it->out->grad.defined()) continue;
+    it->backward();
+    release_grad(it->out);
+  }
 }
 
 void Tape::clear() {
   records_.clear();
+  free_grads_.clear();
   arena_.reset();
 }
 

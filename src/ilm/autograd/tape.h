@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <memory>
+#include <unordered_map>
 #include <vector>
 
 #include "ilm/core/memory.h"
@@ -45,12 +46,18 @@ class Tape {
   // when nothing downstream gave `out` a gradient.
   void record(const char* op, const Var& out, std::function<void()> backward);
 
-  // The gradient of v, allocated zero-filled in the arena on first use.
+  // The gradient of v, allocated zero-filled on first use: from the pool of gradients
+  // already consumed in this backward pass when one of the same size is free, else
+  // from the arena.
   const Tensor& grad(const Var& v);
 
   // Seeds d(loss) = seed (loss must hold one element) and runs every recorded backward
   // in reverse order. Parameter gradients accumulate (+=) across calls, which is
   // gradient accumulation; call clear() before the next forward.
+  // Once an op's backward has run, nothing reads its output's gradient again, so that
+  // memory goes back to a pool and serves a later gradient of the same size: the
+  // activation gradients of a 12-layer model then take about one layer's worth.
+  // Intermediate outputs therefore have no gradient after backward; leaves keep theirs.
   void backward(const Var& loss, float seed = 1.0f);
   // The same from any output: d(out) = dout (same shape), e.g. for a vector-Jacobian product.
   void backward(const Var& out, const Tensor& dout);
@@ -67,8 +74,11 @@ class Tape {
     Var out;
     std::function<void()> backward;
   };
+  void release_grad(const Var& v);
+
   Arena arena_;
   std::vector<Record> records_;
+  std::unordered_map<size_t, std::vector<Tensor>> free_grads_;  // by size in bytes
   bool grad_enabled_ = true;
 };
 

@@ -1,0 +1,180 @@
+// Training pieces: schedule, clipping, gradient accumulation, initialization,
+// checkpoints, and the config's errors.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+
+#include "ilm/io/file.h"
+#include "ilm/train/checkpoint.h"
+#include "ilm/train/config.h"
+#include "ilm/train/optim.h"
+
+using namespace ilm;
+namespace fs = std::filesystem;
+
+namespace {
+
+GPTConfig tiny() {
+  GPTConfig c;
+  c.n_layer = 2, c.n_head = 2, c.n_embd = 16, c.block_size = 8, c.vocab_size = 30;
+  return c;
+}
+
+fs::path temp_dir(const std::string& name) {
+  fs::path p = fs::temp_directory_path() / ("ilm-test-train-" + name + "-" + std::to_string(getpid()));
+  fs::remove_all(p);
+  fs::create_directories(p);
+  return p;
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST(Schedule, WarmupCosineAndFloorAsNanoGPT) {
+  TrainConfig t;
+  t.lr = 1e-3, t.min_lr = 1e-4, t.warmup_steps = 100, t.lr_decay_steps = 2000;
+  EXPECT_DOUBLE_EQ(learning_rate_at(0, t), 1e-3 * 1 / 101);
+  EXPECT_DOUBLE_EQ(learning_rate_at(99, t), 1e-3 * 100 / 101);
+  EXPECT_DOUBLE_EQ(learning_rate_at(100, t), 1e-3);
+  EXPECT_NEAR(learning_rate_at(1050, t), 1e-4 + 0.5 * (1e-3 - 1e-4), 1e-12);
+  EXPECT_NEAR(learning_rate_at(2000, t), 1e-4, 1e-12);
+  EXPECT_DOUBLE_EQ(learning_rate_at(5000, t), 1e-4);
+}
+
+TEST(Clip, FactorAsTorch) {
+  EXPECT_EQ(clip_factor(0.5, 1.0), 1.0f);
+  EXPECT_FLOAT_EQ(clip_factor(4.0, 1.0), float(1.0 / (4.0 + 1e-6)));
+  EXPECT_EQ(clip_factor(100.0, 0.0), 1.0f);  // disabled
+}
+
+TEST(GPTInit, GPT2Statistics) {
+  GPTConfig c = tiny();
+  c.n_embd = 64, c.n_layer = 4, c.vocab_size = 500;
+  GPT g(c);
+  g.init_weights(1);
+  auto stats = [&](const std::string& name) {
+    const Param& p = g.params().get(name);
+    double s = 0, s2 = 0;
+    int64_t n = p.shape.numel();
+    for (int64_t i = 0; i < n; ++i) s += p.var->value.f32()[i], s2 += double(p.var->value.f32()[i]) * p.var->value.f32()[i];
+    return std::pair{s / double(n), std::sqrt(s2 / double(n) - (s / double(n)) * (s / double(n)))};
+  };
+  EXPECT_NEAR(stats("wte.weight").second, 0.02, 0.001);
+  EXPECT_NEAR(stats("h.0.mlp.c_fc.weight").second, 0.02, 0.001);
+  EXPECT_NEAR(stats("h.3.attn.c_proj.weight").second, 0.02 / std::sqrt(8.0), 0.001);
+  EXPECT_NEAR(stats("h.1.mlp.c_proj.weight").second, 0.02 / std::sqrt(8.0), 0.001);
+  EXPECT_EQ(stats("h.0.ln_1.weight").first, 1.0);
+  EXPECT_EQ(stats("h.0.attn.c_attn.bias").first, 0.0);
+  // Same seed, same bits; another seed, other bits.
+  GPT g2(c), g3(c);
+  g2.init_weights(1);
+  g3.init_weights(2);
+  EXPECT_EQ(0, std::memcmp(g.params().values(), g2.params().values(), size_t(g.params().numel()) * 4));
+  EXPECT_NE(0, std::memcmp(g.params().values(), g3.params().values(), size_t(g.params().numel()) * 4));
+}
+
+TEST(GradAccumulation, TwoHalvesEqualTheWholeBatch) {
+  GPT g(tiny());
+  g.init_weights(3);
+  Tensor x = Tensor::zeros({4, 8}, DType::i32), y = Tensor::zeros({4, 8}, DType::i32);
+  for (int i = 0; i < 32; ++i) x.data<int32_t>()[i] = (i * 7) % 30, y.data<int32_t>()[i] = (i * 11 + 3) % 30;
+  Rng r(0);
+  Tape tape;
+  g.params().zero_grad();
+  tape.backward(cross_entropy(tape, g.forward(tape, x, true, r), y));
+  tape.clear();
+  std::vector<float> whole(g.params().grads(), g.params().grads() + g.params().numel());
+  g.params().zero_grad();
+  for (int half = 0; half < 2; ++half) {
+    Tensor xh = x.slice(2 * half, 2 * half + 2), yh = y.slice(2 * half, 2 * half + 2);
+    tape.backward(cross_entropy(tape, g.forward(tape, xh, true, r), yh), 0.5f);
+    tape.clear();
+  }
+  for (int64_t i = 0; i < g.params().numel(); ++i)
+    ASSERT_NEAR(g.params().grads()[i], whole[size_t(i)], 1e-6f + 1e-4f * std::fabs(whole[size_t(i)])) << i;
+}
+
+TEST(Checkpoint, RoundTripIsExact) {
+  fs::path dir = temp_dir("ckpt");
+  GPT a(tiny());
+  a.init_weights(4);
+  AdamW opt(a.params(), {});
+  for (int64_t i = 0; i < a.params().numel(); ++i) a.params().grads()[i] = 0.01f * float(i % 7);
+  opt.step(1e-3);
+  TrainState st;
+  st.step = 7, st.data_rng = Rng(11), st.data_rng.counter = 99, st.tokens_seen = 123;
+  save_checkpoint(dir, a, opt, st, 2);
+  fs::path ck = latest_checkpoint(dir);
+  ASSERT_EQ(ck.filename(), "step_00000007");
+
+  GPT b(tiny());
+  AdamW opt_b(b.params(), {});
+  TrainState st_b;
+  load_checkpoint(ck, b, &opt_b, &st_b);
+  EXPECT_EQ(0, std::memcmp(a.params().values(), b.params().values(), size_t(a.params().numel()) * 4));
+  EXPECT_EQ(0, std::memcmp(opt.m().f32(), opt_b.m().f32(), size_t(a.params().numel()) * 4));
+  EXPECT_EQ(0, std::memcmp(opt.v().f32(), opt_b.v().f32(), size_t(a.params().numel()) * 4));
+  EXPECT_EQ(st_b.step, 7);
+  EXPECT_EQ(st_b.data_rng.counter, 99u);
+  EXPECT_EQ(opt_b.steps(), 1);
+
+  // Keeps the newest `keep` checkpoints.
+  for (int s : {8, 9}) {
+    st.step = s;
+    save_checkpoint(dir, a, opt, st, 2);
+  }
+  EXPECT_FALSE(fs::exists(dir / "checkpoints" / "step_00000007"));
+  EXPECT_TRUE(fs::exists(dir / "checkpoints" / "step_00000008"));
+
+  // A model of another shape is refused with the tensor's name.
+  GPTConfig other = tiny();
+  other.n_embd = 32;
+  GPT c(other);
+  std::string e = error_of([&] { load_checkpoint(latest_checkpoint(dir), c, nullptr, nullptr); });
+  EXPECT_NE(e.find("wte.weight"), std::string::npos) << e;
+  EXPECT_NE(e.find("model.safetensors"), std::string::npos) << e;
+  fs::remove_all(dir);
+}
+
+TEST(Config, ErrorsNameTheKey) {
+  fs::path dir = temp_dir("cfg");
+  EXPECT_NE(error_of([] { load_run_config({}, {"data.text=x", "train.max_step=5"}); }).find("did you mean 'train.max_steps'"),
+            std::string::npos);
+  EXPECT_NE(error_of([] { load_run_config({}, {"data.text=x", "model.n_head=5", "model.n_embd=32"}); })
+                .find("model.n_embd (32) must be divisible by model.n_head (5)"),
+            std::string::npos);
+  EXPECT_NE(error_of([] { load_run_config({}, {"data.text=x", "train.lr=fast"}); }).find("train.lr"),
+            std::string::npos);
+  write_file_atomic(dir / "a.yaml", "model:\n  n_layer: 2\n  colour: red\n");
+  std::string e = error_of([&] { load_run_config(dir / "a.yaml", {"data.text=x"}); });
+  EXPECT_NE(e.find("a.yaml"), std::string::npos) << e;
+  EXPECT_NE(e.find("model.colour"), std::string::npos) << e;
+  write_file_atomic(dir / "b.yaml", "model: [1, 2\n");
+  EXPECT_NE(error_of([&] { load_run_config(dir / "b.yaml", {}); }).find("invalid YAML"), std::string::npos);
+  fs::remove_all(dir);
+}
+
+TEST(Config, YamlRoundTripAndResumeDiff) {
+  RunConfig a = load_run_config({}, {"data.text=some file.txt", "model.n_layer=3", "train.lr=0.00025"});
+  fs::path dir = temp_dir("cfg2");
+  write_file_atomic(dir / "c.yaml", run_config_to_yaml(a));
+  RunConfig b = load_run_config(dir / "c.yaml", {});
+  EXPECT_TRUE(run_config_diff(a, b).empty());
+  EXPECT_EQ(b.data.text, "some file.txt");
+  EXPECT_EQ(b.train.lr, 0.00025);
+  RunConfig c = b;
+  apply_overrides(c, {"train.max_steps=99999", "train.lr=0.1"});
+  auto d = run_config_diff(b, c);
+  ASSERT_EQ(d.size(), 1u);  // max_steps may change on resume; lr may not
+  EXPECT_NE(d[0].find("train.lr"), std::string::npos);
+  fs::remove_all(dir);
+}
