@@ -92,6 +92,20 @@ TEST(OpsGrad, Gelu) {
   check_grads({x}, [&](Tape& t) { return gelu(t, x); });
 }
 
+TEST(OpsGrad, GeluExact) {
+  Rng rng(31);
+  Var x = param({5, 19}, rng, 2.0f);
+  check_grads({x}, [&](Tape& t) { return gelu(t, x, false); });
+  // Against erf from libm.
+  Tape t;
+  NoGrad ng(t);
+  Var y = gelu(t, x, false);
+  for (int64_t i = 0; i < x->value.numel(); ++i) {
+    double v = x->value.f32()[i];
+    EXPECT_NEAR(y->value.f32()[i], 0.5 * v * (1 + std::erf(v / std::sqrt(2.0))), 1e-6 * (1 + std::fabs(v)));
+  }
+}
+
 TEST(OpsGrad, AddSameInputTwice) {
   Rng rng(4);
   Var a = param({3, 7}, rng), b = param({3, 7}, rng);

@@ -85,12 +85,14 @@ Var layernorm(Tape& tape, const Var& x, const Var& w, const Var& b, float eps) {
   return out;
 }
 
-Var gelu(Tape& tape, const Var& x) {
+Var gelu(Tape& tape, const Var& x, bool tanh_approximation) {
   const int64_t N = x->value.numel();
   Var out = tape.output(tape.alloc(x->value.shape()), {&x});
-  cpu::gelu_forward(out->value.f32(), x->value.f32(), N);
-  tape.record("gelu", out, [&tape, out, x, N] {
-    if (x->requires_grad) cpu::gelu_backward(gp(tape, x), x->value.f32(), out->grad.f32(), N);
+  auto fwd = tanh_approximation ? cpu::gelu_forward : cpu::gelu_exact_forward;
+  auto bwd = tanh_approximation ? cpu::gelu_backward : cpu::gelu_exact_backward;
+  fwd(out->value.f32(), x->value.f32(), N);
+  tape.record("gelu", out, [&tape, out, x, N, bwd] {
+    if (x->requires_grad) bwd(gp(tape, x), x->value.f32(), out->grad.f32(), N);
   });
   return out;
 }

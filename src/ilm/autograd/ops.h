@@ -14,8 +14,8 @@ Var embedding(Tape& tape, const Tensor& ids, const Var& wte, const Var& wpe);
 Var linear(Tape& tape, const Var& x, const Var& w, const Var& b);
 // Over the last dimension; w (C), b (C) or null.
 Var layernorm(Tape& tape, const Var& x, const Var& w, const Var& b, float eps = 1e-5f);
-// GELU with the tanh approximation (GPT-2's).
-Var gelu(Tape& tape, const Var& x);
+// GELU: the tanh approximation (GPT-2's) when `tanh_approximation`, else exact (erf).
+Var gelu(Tape& tape, const Var& x, bool tanh_approximation = true);
 // a + b, same shape.
 Var add(Tape& tape, const Var& a, const Var& b);
 // Inverted dropout with probability p; the identity when p == 0. Draws one seed from rng.

@@ -16,6 +16,8 @@ void GPTConfig::validate() const {
   ILM_CHECK(block_size >= 1, "model.block_size must be at least 1, got {}", block_size);
   ILM_CHECK(vocab_size >= 1, "model.vocab_size must be at least 1, got {}", vocab_size);
   ILM_CHECK(dropout >= 0.0f && dropout < 1.0f, "model.dropout must be in [0, 1), got {}", dropout);
+  ILM_CHECK(activation == "gelu_tanh" || activation == "gelu",
+            "model.activation must be 'gelu_tanh' or 'gelu', got '{}'", activation);
 }
 
 int64_t GPTConfig::num_params() const {
@@ -106,7 +108,7 @@ Var GPT::forward(Tape& tape, const Tensor& ids, bool training, Rng& dropout_rng)
     x = add(tape, x, dropout(tape, a, p, dropout_rng));
     Var m = layernorm(tape, x, ps.var(h + "ln_2.weight"), ps.var_or_null(h + "ln_2.bias"));
     m = linear(tape, m, ps.var(h + "mlp.c_fc.weight"), ps.var_or_null(h + "mlp.c_fc.bias"));
-    m = gelu(tape, m);
+    m = gelu(tape, m, c.activation == "gelu_tanh");
     m = linear(tape, m, ps.var(h + "mlp.c_proj.weight"), ps.var_or_null(h + "mlp.c_proj.bias"));
     x = add(tape, x, dropout(tape, m, p, dropout_rng));
   }
@@ -157,7 +159,7 @@ void GPT::forward_cached(KVCache& cache, const int32_t* ids, int n, float* logit
     cpu::residual_forward(x, x, tmp, int64_t(n) * C);
     cpu::layernorm_forward(ln, nullptr, nullptr, x, w(h + "ln_2.weight"), w(h + "ln_2.bias"), n, C);
     cpu::matmul_forward(fc, ln, w(h + "mlp.c_fc.weight"), w(h + "mlp.c_fc.bias"), n, C, 4 * C);
-    cpu::gelu_forward(fc, fc, int64_t(n) * 4 * C);
+    (c.activation == "gelu_tanh" ? cpu::gelu_forward : cpu::gelu_exact_forward)(fc, fc, int64_t(n) * 4 * C);
     cpu::matmul_forward(tmp, fc, w(h + "mlp.c_proj.weight"), w(h + "mlp.c_proj.bias"), n, 4 * C, C);
     cpu::residual_forward(x, x, tmp, int64_t(n) * C);
   }

@@ -19,6 +19,9 @@ struct GPTConfig {
   int vocab_size = 50257;
   bool bias = true;
   float dropout = 0.0f;
+  // "gelu_tanh" (GPT-2's approximation, Hugging Face's gelu_new) or "gelu" (exact erf,
+  // torch.nn.GELU(), as nanoGPT uses today).
+  std::string activation = "gelu_tanh";
 
   // Throws naming the field and value (n_embd not divisible by n_head, sizes < 1, ...).
   void validate() const;

@@ -58,7 +58,8 @@ void save_gpt2_safetensors(const fs::path& file, const GPT& model) {
                     {"n_embd", std::to_string(c.n_embd)},
                     {"block_size", std::to_string(c.block_size)},
                     {"vocab_size", std::to_string(c.vocab_size)},
-                    {"bias", c.bias ? "true" : "false"}});
+                    {"bias", c.bias ? "true" : "false"},
+                    {"activation", c.activation}});
 }
 
 void load_gpt2_safetensors(const fs::path& file, GPT& model) {

@@ -35,6 +35,7 @@ const std::vector<Field>& fields() {
       ILM_FIELD("model.vocab_size", model.vocab_size, "vocabulary size; 0 takes the tokenizer's"),
       ILM_FIELD("model.bias", model.bias, "biases in Linear layers and LayerNorms"),
       ILM_FIELD("model.dropout", model.dropout, "dropout probability during training"),
+      ILM_FIELD("model.activation", model.activation, "MLP activation: gelu_tanh (GPT-2) or gelu (exact, erf)"),
       ILM_FIELD("data.text", data.text, "a UTF-8 text file to train on (path relative to the working folder)"),
       ILM_FIELD("data.tokenizer", data.tokenizer, "tokenizer for data.text: char or byte"),
       ILM_FIELD("data.val_fraction", data.val_fraction, "fraction of data.text (its end) held out for validation"),

@@ -33,6 +33,25 @@ void gelu_backward(float* dinp, const float* inp, const float* dout, int64_t N) 
   }
 }
 
+void gelu_exact_forward(float* out, const float* inp, int64_t N) {
+#pragma omp parallel for simd schedule(static)
+  for (int64_t i = 0; i < N; ++i) {
+    float x = inp[i];
+    out[i] = 0.5f * x * (1.0f + erf_approx(x * 0.70710678118654752f));
+  }
+}
+
+void gelu_exact_backward(float* dinp, const float* inp, const float* dout, int64_t N) {
+  constexpr float kInvSqrt2Pi = 0.3989422804014327f;
+#pragma omp parallel for simd schedule(static)
+  for (int64_t i = 0; i < N; ++i) {
+    float x = inp[i];
+    float cdf = 0.5f * (1.0f + erf_approx(x * 0.70710678118654752f));
+    float pdf = kInvSqrt2Pi * exp_approx(-0.5f * x * x);
+    dinp[i] += (cdf + x * pdf) * dout[i];
+  }
+}
+
 void residual_forward(float* out, const float* a, const float* b, int64_t N) {
 #pragma omp parallel for simd schedule(static)
   for (int64_t i = 0; i < N; ++i) out[i] = a[i] + b[i];

@@ -30,6 +30,26 @@ inline float exp_approx(float x) {
   return p * scale;
 }
 
+// erf with |error| < 1.2e-7: the Chebyshev fit for erfc in Numerical Recipes
+// (2nd ed., section 6.2, function erfcc).
+inline float erf_approx(float x) {
+  float z = x < 0.0f ? -x : x;
+  float t = 1.0f / (1.0f + 0.5f * z);
+  float p = 0.17087277f;
+  p = p * t - 0.82215223f;
+  p = p * t + 1.48851587f;
+  p = p * t - 1.13520398f;
+  p = p * t + 0.27886807f;
+  p = p * t - 0.18628806f;
+  p = p * t + 0.09678418f;
+  p = p * t + 0.37409196f;
+  p = p * t + 1.00002368f;
+  p = p * t - 1.26551223f;
+  float erfc = t * exp_approx(-z * z + p);
+  float r = 1.0f - erfc;
+  return x < 0.0f ? -r : r;
+}
+
 inline float tanh_approx(float x) {
   // tanh(x) = 1 - 2 / (exp(2x) + 1); saturates cleanly since exp_approx clamps.
   return 1.0f - 2.0f / (exp_approx(2.0f * x) + 1.0f);

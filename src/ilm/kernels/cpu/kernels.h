@@ -47,9 +47,13 @@ void layernorm_backward(float* dinp, float* dweight, float* dbias, const float* 
                         const float* inp, const float* weight, const float* mean,
                         const float* rstd, int64_t N, int C);
 
-// ---- GELU (tanh approximation) ---------------------------------------------------
+// ---- GELU ----------------------------------------------------------------------------
+// The tanh approximation (GPT-2's "gelu_new"); out may alias inp.
 void gelu_forward(float* out, const float* inp, int64_t N);
 void gelu_backward(float* dinp, const float* inp, const float* dout, int64_t N);
+// The exact form 0.5 x (1 + erf(x / sqrt 2)) (torch.nn.GELU(), BERT, nanoGPT today).
+void gelu_exact_forward(float* out, const float* inp, int64_t N);
+void gelu_exact_backward(float* dinp, const float* inp, const float* dout, int64_t N);
 
 // ---- Residual ----------------------------------------------------------------------
 void residual_forward(float* out, const float* a, const float* b, int64_t N);
