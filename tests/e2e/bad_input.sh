@@ -3,13 +3,7 @@
 # "error: ..." on stderr that names what was wrong, print nothing on stdout, and leave no
 # stray files (no run folder for a new run that failed, an existing run left as it was).
 set -euo pipefail
-: "${ILM:?set ILM to the ilm binary}" "${ILM_SOURCE_DIR:?set ILM_SOURCE_DIR to the source tree}"
-ILM=$(realpath "$ILM") ILM_SOURCE_DIR=$(realpath "$ILM_SOURCE_DIR")
-
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-cd "$work"
-
+source "$(dirname "${BASH_SOURCE[0]}")/common.bash"
 failures=0
 fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
 

@@ -3,20 +3,11 @@
 # that ran 20 steps straight (dropout on, so the dropout RNG's state is part of it). Then
 # SIGTERM: the trainer checkpoints the step it is at, exits 143, and resumes from there.
 set -euo pipefail
-: "${ILM:?set ILM to the ilm binary}" "${ILM_SOURCE_DIR:?set ILM_SOURCE_DIR to the source tree}"
-ILM=$(realpath "$ILM") ILM_SOURCE_DIR=$(realpath "$ILM_SOURCE_DIR")
-
-work=$(mktemp -d)
+source "$(dirname "${BASH_SOURCE[0]}")/common.bash"
 pid=
-trap '[[ -n $pid ]] && kill -9 "$pid" 2>/dev/null; rm -rf "$work"' EXIT
-cd "$work"
+on_exit() { [[ -n $pid ]] && kill -9 "$pid" 2>/dev/null; true; }
 
-fail() { echo "FAIL: $*" >&2; exit 1; }
-
-for _ in $(seq 1 40); do
-  echo "The quick brown fox jumps over the lazy dog. Language models learn from text."
-  echo "مرحبا بالعالم. النماذج اللغوية تتعلم من النصوص."
-done >text.txt
+write_bilingual_text text.txt
 
 # Runs "$@" with its output in LOG.out and LOG.err; on failure shows LOG.err and fails.
 must() {

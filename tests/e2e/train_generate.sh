@@ -3,19 +3,8 @@
 # folder it leaves, then generate from it: greedy and seeded sampling are repeatable,
 # and an Arabic prompt works.
 set -euo pipefail
-: "${ILM:?set ILM to the ilm binary}" "${ILM_SOURCE_DIR:?set ILM_SOURCE_DIR to the source tree}"
-ILM=$(realpath "$ILM") ILM_SOURCE_DIR=$(realpath "$ILM_SOURCE_DIR")
-
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-cd "$work"
-
-fail() { echo "FAIL: $*" >&2; exit 1; }
-
-for _ in $(seq 1 40); do
-  echo "The quick brown fox jumps over the lazy dog. Language models learn from text."
-  echo "مرحبا بالعالم. النماذج اللغوية تتعلم من النصوص."
-done >text.txt
+source "$(dirname "${BASH_SOURCE[0]}")/common.bash"
+write_bilingual_text text.txt
 
 "$ILM" train --config "$ILM_SOURCE_DIR/configs/shakespeare-char.yaml" \
   --set data.text=text.txt --set run.dir=runs --set run.name=tg \

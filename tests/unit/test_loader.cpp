@@ -12,34 +12,13 @@
 #include "ilm/data/loader.h"
 #include "ilm/data/shard.h"
 
+#include "test_util.h"
+
 namespace fs = std::filesystem;
 using namespace ilm;
+using namespace ilm::test;
 
 namespace {
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string t = (fs::temp_directory_path() / "ilm-test-XXXXXX").string();
-    if (!mkdtemp(t.data())) throw std::runtime_error("mkdtemp failed");
-    path = t;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
-
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected an ilm::Error";
-  return "";
-}
 
 // A shard whose token at position i is first + i, so a window shows where it came from.
 fs::path counting_shard(const fs::path& p, int32_t first, int32_t n, int32_t vocab = 100000) {

@@ -15,34 +15,13 @@
 #include "ilm/tokenizer/char_tokenizer.h"
 #include "ilm/tokenizer/tokenizer.h"
 
+#include "test_util.h"
+
 namespace fs = std::filesystem;
 using namespace ilm;
+using namespace ilm::test;
 
 namespace {
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string t = (fs::temp_directory_path() / "ilm-test-XXXXXX").string();
-    if (!mkdtemp(t.data())) throw std::runtime_error("mkdtemp failed");
-    path = t;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
-
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected an ilm::Error";
-  return "";
-}
 
 void write_text(const fs::path& p, const std::string& s) {
   std::ofstream(p, std::ios::binary) << s;

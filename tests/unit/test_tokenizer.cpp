@@ -14,8 +14,11 @@
 #include "ilm/tokenizer/stream_decoder.h"
 #include "ilm/tokenizer/tokenizer.h"
 
+#include "test_util.h"
+
 namespace fs = std::filesystem;
 using namespace ilm;
+using namespace ilm::test;
 
 namespace {
 
@@ -25,31 +28,7 @@ const std::string kArabic = "بِسْمِ اللَّهِ الرَّحْمَٰن�
 const std::string kFamily = "👩‍👩‍👧";
 const std::string kMixed = "Hello, عالم! 🌍 café ñ 中文 " + kFamily + "\n\ttabs";
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string t = (fs::temp_directory_path() / "ilm-test-XXXXXX").string();
-    if (!mkdtemp(t.data())) throw std::runtime_error("mkdtemp failed");
-    path = t;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
-
 // The message of the ilm::Error that f throws; fails the test if it throws none.
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected an ilm::Error";
-  return "";
-}
-
 bool is_valid_utf8(std::string_view s) {
   for (size_t i = 0; i < s.size();) {
     const Utf8Scan scan = scan_utf8(s, i);

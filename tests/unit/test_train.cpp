@@ -9,8 +9,10 @@
 #include "ilm/train/checkpoint.h"
 #include "ilm/train/config.h"
 #include "ilm/train/optim.h"
+#include "test_util.h"
 
 using namespace ilm;
+using namespace ilm::test;
 namespace fs = std::filesystem;
 
 namespace {
@@ -19,22 +21,6 @@ GPTConfig tiny() {
   GPTConfig c;
   c.n_layer = 2, c.n_head = 2, c.n_embd = 16, c.block_size = 8, c.vocab_size = 30;
   return c;
-}
-
-fs::path temp_dir(const std::string& name) {
-  fs::path p = fs::temp_directory_path() / ("ilm-test-train-" + name + "-" + std::to_string(getpid()));
-  fs::remove_all(p);
-  fs::create_directories(p);
-  return p;
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 }  // namespace
@@ -104,7 +90,8 @@ TEST(GradAccumulation, TwoHalvesEqualTheWholeBatch) {
 }
 
 TEST(Checkpoint, RoundTripIsExact) {
-  fs::path dir = temp_dir("ckpt");
+  TempDir tmp;
+  fs::path dir = tmp.path;
   GPT a(tiny());
   a.init_weights(4);
   AdamW opt(a.params(), {});
@@ -142,11 +129,11 @@ TEST(Checkpoint, RoundTripIsExact) {
   std::string e = error_of([&] { load_checkpoint(latest_checkpoint(dir), c, nullptr, nullptr); });
   EXPECT_NE(e.find("wte.weight"), std::string::npos) << e;
   EXPECT_NE(e.find("model.safetensors"), std::string::npos) << e;
-  fs::remove_all(dir);
 }
 
 TEST(Config, ErrorsNameTheKey) {
-  fs::path dir = temp_dir("cfg");
+  TempDir tmp;
+  fs::path dir = tmp.path;
   EXPECT_NE(error_of([] { load_run_config({}, {"data.text=x", "train.max_step=5"}); }).find("did you mean 'train.max_steps'"),
             std::string::npos);
   EXPECT_NE(error_of([] { load_run_config({}, {"data.text=x", "model.n_head=5", "model.n_embd=32"}); })
@@ -160,12 +147,12 @@ TEST(Config, ErrorsNameTheKey) {
   EXPECT_NE(e.find("model.colour"), std::string::npos) << e;
   write_file_atomic(dir / "b.yaml", "model: [1, 2\n");
   EXPECT_NE(error_of([&] { load_run_config(dir / "b.yaml", {}); }).find("invalid YAML"), std::string::npos);
-  fs::remove_all(dir);
 }
 
 TEST(Config, YamlRoundTripAndResumeDiff) {
   RunConfig a = load_run_config({}, {"data.text=some file.txt", "model.n_layer=3", "train.lr=0.00025"});
-  fs::path dir = temp_dir("cfg2");
+  TempDir tmp;
+  fs::path dir = tmp.path;
   write_file_atomic(dir / "c.yaml", run_config_to_yaml(a));
   RunConfig b = load_run_config(dir / "c.yaml", {});
   EXPECT_TRUE(run_config_diff(a, b).empty());
@@ -176,5 +163,4 @@ TEST(Config, YamlRoundTripAndResumeDiff) {
   auto d = run_config_diff(b, c);
   ASSERT_EQ(d.size(), 1u);  // max_steps may change on resume; lr may not
   EXPECT_NE(d[0].find("train.lr"), std::string::npos);
-  fs::remove_all(dir);
 }

@@ -53,6 +53,27 @@ Data open_data(const RunConfig& cfg, const fs::path& run_dir, uint64_t seed) {
   return d;
 }
 
+// Mean loss over `batches` batches from the loader's start, so every evaluation
+// sees the same batches and losses compare across steps; the loader's position
+// is restored afterwards.
+double validation_loss(GPT& model, Tape& tape, TokenLoader& loader, int batches) {
+  const int B = loader.B(), T = loader.T();
+  LoaderState saved = loader.state();
+  loader.set_state({saved.seed, 0});
+  Tensor x = Tensor::zeros({B, T}, DType::i32), y = Tensor::zeros({B, T}, DType::i32);
+  NoGrad ng(tape);
+  Rng unused(0);
+  double sum = 0.0;
+  for (int i = 0; i < batches; ++i) {
+    loader.next_batch(x.data<int32_t>(), y.data<int32_t>());
+    tape.clear();
+    sum += cross_entropy(tape, model.forward(tape, x, false, unused), y)->value.f32()[0];
+  }
+  tape.clear();
+  loader.set_state(saved);
+  return sum / batches;
+}
+
 class Run {
  public:
   Run(RunConfig cfg, fs::path dir) : cfg_(std::move(cfg)), dir_(std::move(dir)) {}
@@ -60,7 +81,6 @@ class Run {
   TrainResult go(bool resume);
 
  private:
-  double eval_loss(GPT& model, Tape& tape, TokenLoader& loader, int batches);
   void append_metrics(const nlohmann::json& j);
   void truncate_metrics_after(int64_t step);
 
@@ -93,26 +113,6 @@ void Run::truncate_metrics_after(int64_t step) {
     }
   }
   write_file_atomic(p, kept);
-}
-
-double Run::eval_loss(GPT& model, Tape& tape, TokenLoader& loader, int batches) {
-  const int B = cfg_.train.batch_size, T = cfg_.model.block_size;
-  // The same batches every evaluation, so losses compare across steps.
-  LoaderState saved = loader.state();
-  loader.set_state({saved.seed, 0});
-  Tensor x = Tensor::zeros({B, T}, DType::i32), y = Tensor::zeros({B, T}, DType::i32);
-  NoGrad ng(tape);
-  Rng unused(0);
-  double sum = 0.0;
-  for (int i = 0; i < batches; ++i) {
-    loader.next_batch(x.data<int32_t>(), y.data<int32_t>());
-    tape.clear();
-    Var logits = model.forward(tape, x, false, unused);
-    sum += cross_entropy(tape, logits, y)->value.f32()[0];
-  }
-  tape.clear();
-  loader.set_state(saved);
-  return sum / batches;
 }
 
 TrainResult Run::go(bool resume) {
@@ -187,7 +187,7 @@ TrainResult Run::go(bool resume) {
   };
   auto evaluate = [&] {
     if (!data.val) return;
-    double v = eval_loss(model, tape, *data.val, t.eval_batches);
+    double v = validation_loss(model, tape, *data.val, t.eval_batches);
     res.val_loss = v;
     append_metrics({{"step", state.step}, {"val_loss", v}});
     progress.message(fmt::format("step {}: val loss {:.4f}", state.step, v));
@@ -294,18 +294,7 @@ double evaluate_run(const fs::path& run_dir, int batches) {
   Data data = open_data(cfg, run_dir, uint64_t(cfg.train.seed));
   ILM_CHECK(data.val != nullptr, "{}: the run has no validation data", run_dir.string());
   Tape tape;
-  const int B = cfg.train.batch_size, T = cfg.model.block_size;
-  Tensor x = Tensor::zeros({B, T}, DType::i32), y = Tensor::zeros({B, T}, DType::i32);
-  data.val->set_state({data.val->state().seed, 0});
-  NoGrad ng(tape);
-  Rng unused(0);
-  double sum = 0;
-  for (int i = 0; i < batches; ++i) {
-    data.val->next_batch(x.data<int32_t>(), y.data<int32_t>());
-    tape.clear();
-    sum += cross_entropy(tape, model.forward(tape, x, false, unused), y)->value.f32()[0];
-  }
-  return sum / batches;
+  return validation_loss(model, tape, *data.val, batches);
 }
 
 }  // namespace ilm
