@@ -1,6 +1,7 @@
 #include "ilm/core/memory.h"
 
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <cstring>
@@ -51,41 +52,45 @@ Buffer::~Buffer() {
   if (owned_) aligned_free(data_, bytes_);
 }
 
+namespace {
+constexpr size_t kArenaChunk = size_t(64) << 20;  // made usable 64 MiB at a time
+
+// Address space to reserve: twice the machine's memory (no arena can use more), so
+// many arenas fit in the address space, sanitizers' shadow mappings included.
+size_t arena_reserve() {
+  static const size_t n = [] {
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    size_t ram = pages > 0 && page > 0 ? size_t(pages) * size_t(page) : size_t(64) << 30;
+    return round_up(2 * ram, kArenaChunk);
+  }();
+  return n;
+}
+}  // namespace
+
 Arena::~Arena() {
-  for (auto& b : blocks_) aligned_free(b.data, b.size);
+  if (base_) munmap(base_, arena_reserve());
 }
 
 void* Arena::alloc(size_t bytes) {
   bytes = round_up(bytes == 0 ? kAlign : bytes, kAlign);
-  if (blocks_.empty() || blocks_.back().offset + bytes > blocks_.back().size) {
-    // Grow geometrically; reset() merges the blocks, so the steady state is one block.
-    size_t size = std::max(bytes, blocks_.empty() ? size_t(1) << 20 : 2 * blocks_.back().size);
-    blocks_.push_back({static_cast<char*>(aligned_alloc_zeroed(size)), size, 0});
+  if (!base_) {
+    void* p = mmap(nullptr, arena_reserve(), PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                   -1, 0);
+    if (p == MAP_FAILED) fail("[arena] cannot reserve address space");
+    base_ = static_cast<char*>(p);
   }
-  Block& b = blocks_.back();
-  void* p = b.data + b.offset;
-  b.offset += bytes;
+  if (used_ + bytes > committed_) {
+    size_t want = round_up(used_ + bytes, kArenaChunk);
+    if (want > arena_reserve()) fail("[arena] {} bytes requested: more than the arena can hold", want);
+    if (mprotect(base_ + committed_, want - committed_, PROT_READ | PROT_WRITE) != 0)
+      fail("out of memory: the activation arena cannot grow to {} MiB", want >> 20);
+    madvise(base_ + committed_, want - committed_, MADV_HUGEPAGE);
+    committed_ = want;
+  }
+  void* p = base_ + used_;
   used_ += bytes;
   peak_ = std::max(peak_, used_);
   return p;
-}
-
-void Arena::reset() {
-  if (blocks_.size() > 1) {
-    // One block of the high-water mark (plus a little): the next step fits exactly.
-    size_t total = peak_ + peak_ / 64;
-    for (auto& b : blocks_) aligned_free(b.data, b.size);
-    blocks_.clear();
-    blocks_.push_back({static_cast<char*>(aligned_alloc_zeroed(total)), total, 0});
-  }
-  for (auto& b : blocks_) b.offset = 0;
-  used_ = 0;
-}
-
-size_t Arena::capacity() const {
-  size_t n = 0;
-  for (auto& b : blocks_) n += b.size;
-  return n;
 }
 
 }  // namespace ilm

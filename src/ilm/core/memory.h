@@ -35,9 +35,12 @@ class Buffer {
 void* aligned_alloc_zeroed(size_t bytes);  // 64-byte aligned; huge pages past 2 MiB
 void aligned_free(void* p, size_t bytes);
 
-// A bump allocator. reset() forgets every allocation but keeps the memory; if a
-// step needed more than one block, the next reset() merges them into one block
-// of the high-water mark, so a steady-state training loop allocates nothing.
+// A bump allocator over one reserved range of address space: it reserves twice
+// the machine's memory in addresses up front (no memory: PROT_NONE) and makes a growing prefix usable
+// as allocations need it, so the arena never moves, never merges blocks, and a
+// page is faulted in once in the life of the arena. reset() forgets every
+// allocation and keeps the pages, so a steady-state training loop allocates and
+// faults nothing.
 class Arena {
  public:
   Arena() = default;
@@ -46,18 +49,14 @@ class Arena {
   Arena& operator=(const Arena&) = delete;
 
   void* alloc(size_t bytes);  // 64-byte aligned, NOT zeroed
-  void reset();
+  void reset() { used_ = 0; }
   size_t used() const { return used_; }
-  size_t capacity() const;
+  size_t capacity() const { return committed_; }  // usable bytes
   size_t peak() const { return peak_; }
 
  private:
-  struct Block {
-    char* data;
-    size_t size;
-    size_t offset;
-  };
-  std::vector<Block> blocks_;
+  char* base_ = nullptr;
+  size_t committed_ = 0;
   size_t used_ = 0;
   size_t peak_ = 0;
 };
