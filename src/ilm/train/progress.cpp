@@ -26,12 +26,15 @@ void Progress::update(int64_t done, const std::string& fields, double rate, cons
   double eta = per_unit * double(total_ - done);
   std::string rate_text = fmt::format("{:.0f} {}", rate, rate_unit);
   if (tty_) {
+    // At most ~10 redraws a second: small models run hundreds of steps a second.
+    if (done != total_ && elapsed - last_draw_ < 0.1) return;
+    last_draw_ = elapsed;
     constexpr int kWidth = 24;
     double frac = total_ > 0 ? double(done) / double(total_) : 1.0;
     int full = int(frac * kWidth);
     std::string bar(size_t(full), '#');
     bar.resize(kWidth, '.');
-    fmt::print(out_, "\r\033[2K[{}] {}/{} {} | {} | {} | ETA {}", bar, done, total_, unit_, fields,
+    fmt::print(out_, "\r\033[2K[{}] {} {}/{} | {} | {} | ETA {}", bar, unit_, done, total_, fields,
                rate_text, format_duration(eta));
     std::fflush(out_);
     live_ = true;

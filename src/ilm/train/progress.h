@@ -30,6 +30,7 @@ class Progress {
   std::FILE* out_;
   bool tty_;
   bool live_ = false;
+  double last_draw_ = -1.0;  // seconds since t0_
   std::chrono::steady_clock::time_point t0_;
 };
 
