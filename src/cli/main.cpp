@@ -16,6 +16,10 @@ int main(int argc, char** argv) {
   ilm::cli::add_train(app);
   ilm::cli::add_generate(app);
   ilm::cli::add_bench(app);
+  if (argc == 1) {  // no subcommand: show what there is
+    fmt::print("{}", app.help());
+    return 1;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
