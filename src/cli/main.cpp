@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   ilm::cli::add_train(app);
   ilm::cli::add_generate(app);
   ilm::cli::add_bench(app);
+  ilm::cli::add_tokenizer(app);
   if (argc == 1) {  // no subcommand: show what there is
     fmt::print("{}", app.help());
     return 1;

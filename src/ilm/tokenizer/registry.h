@@ -1,0 +1,15 @@
+// What a `--tokenizer SPEC` names: a tokenizer.json file, a folder that holds one
+// (a run folder, a model folder), or a built-in name ("byte").
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "ilm/tokenizer/tokenizer.h"
+
+namespace ilm {
+
+// Throws naming the spec and listing what it may be when nothing matches.
+std::unique_ptr<Tokenizer> resolve_tokenizer(const std::string& spec);
+
+}  // namespace ilm

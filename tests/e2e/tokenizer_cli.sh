@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# `ilm tokenizer encode | decode | bench` on the byte tokenizer and on a run's
+# tokenizer.json: round trips of Arabic and emoji, JSON output, stdin, errors.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/common.bash"
+
+text='Hello مرحبا بِسْمِ اللَّهِ 👩‍👩‍👧 123'
+ids=$("$ILM" tokenizer encode -t byte "$text")
+back=$("$ILM" tokenizer decode -t byte $ids)
+[[ "$back" == "$text" ]] || fail "byte round trip: got '$back'"
+[[ $("$ILM" tokenizer encode -t byte --json "hi") == "[104,105]" ]] || fail "JSON output"
+[[ $(printf 'hi' | "$ILM" tokenizer encode -t byte --json) == "[104,105]" ]] || fail "stdin input"
+
+# A run's char tokenizer, through the run folder and through its tokenizer.json.
+write_bilingual_text text.txt
+"$ILM" train --config "$ILM_SOURCE_DIR/configs/shakespeare-char.yaml" --set data.text=text.txt \
+  --set run.dir=runs --set run.name=t --set train.max_steps=1 --set train.eval_batches=1 \
+  --set model.n_layer=1 --set model.n_embd=16 --set model.n_head=2 --set model.block_size=8 \
+  >/dev/null 2>&1 || fail "training the tiny run failed"
+ids=$("$ILM" tokenizer encode -t runs/t "مرحبا fox")
+[[ $("$ILM" tokenizer decode -t runs/t/tokenizer.json $ids) == "مرحبا fox" ]] || fail "char round trip"
+
+# Errors: one line naming the problem, non-zero exit.
+if "$ILM" tokenizer encode -t runs/t "Zebra" 2>err.txt; then fail "unknown character accepted"; fi
+grep -q "U+005A" err.txt || fail "unknown character error does not name it: $(cat err.txt)"
+if "$ILM" tokenizer decode -t byte 300 2>err.txt; then fail "out-of-range id accepted"; fi
+grep -q "300" err.txt || fail "out-of-range id error does not name it: $(cat err.txt)"
+if "$ILM" tokenizer encode -t no_such_tokenizer "x" 2>err.txt; then fail "unknown tokenizer accepted"; fi
+grep -q "no_such_tokenizer" err.txt || fail "unknown tokenizer error does not name it"
+
+for _ in $(seq 1 200); do cat text.txt; done >big.txt
+"$ILM" tokenizer bench -t byte -i big.txt --threads 2 | tee bench.txt
+grep -q "MB/s" bench.txt || fail "bench printed no MB/s"
+echo "tokenizer CLI: ok"
