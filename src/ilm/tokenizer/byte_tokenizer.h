@@ -21,6 +21,10 @@ class ByteTokenizer final : public Tokenizer {
   std::string decode(std::span<const int32_t> ids) const override;
   std::string token_bytes(int32_t id) const override;
   std::optional<int32_t> eot_id() const override { return kEndOfText; }
+  std::optional<int32_t> special_token_id(std::string_view name) const override {
+    if (name == "<|endoftext|>") return kEndOfText;
+    return std::nullopt;
+  }
   nlohmann::json to_json() const override;
 };
 

@@ -32,6 +32,12 @@ class Tokenizer {
   virtual std::string token_bytes(int32_t id) const = 0;
   // The end-of-text token, if the tokenizer has one.
   virtual std::optional<int32_t> eot_id() const = 0;
+  // The id of a special token by its spelling ("<|im_start|>", "[CLS]"), if the tokenizer
+  // has it. Chat templates place these by id, never by encoding their text.
+  virtual std::optional<int32_t> special_token_id(std::string_view name) const {
+    (void)name;
+    return std::nullopt;
+  }
   // What tokenizer.json holds; tokenizer_from_json(to_json()) gives an equal tokenizer.
   virtual nlohmann::json to_json() const = 0;
 };
