@@ -1,11 +1,18 @@
 // ilm tokenizer encode | decode | bench
 #include <fmt/core.h>
 
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
 #include <iostream>
 #include <iterator>
 
 #include "cli/commands.h"
 #include "ilm/io/file.h"
+#include "ilm/io/paths.h"
+#include "ilm/tokenizer/bpe_trainer.h"
+#include "ilm/tokenizer/tiktoken.h"
+#include "ilm/train/progress.h"
 #include "ilm/tokenizer/bench.h"
 #include "ilm/tokenizer/registry.h"
 
@@ -34,6 +41,7 @@ void add_tokenizer(CLI::App& app) {
     std::string spec, file;
     std::vector<std::string> words;
     bool json = false;
+    bool allow_special = false;
   };
   auto e = std::make_shared<EncodeArgs>();
   CLI::App* enc = tok->add_subcommand("encode", "Text to token ids (one per line, or --json)");
@@ -41,9 +49,19 @@ void add_tokenizer(CLI::App& app) {
   enc->add_option("-f,--file", e->file, "read the text from this file (default: the words, else stdin)");
   enc->add_option("text", e->words, "the text");
   enc->add_flag("--json", e->json, "print a JSON array");
+  enc->add_flag("--allow-special", e->allow_special,
+                "read special-token spellings (<|endoftext|>) as those tokens (BPE encodings)");
   enc->callback([e] {
     auto t = resolve_tokenizer(e->spec);
-    std::vector<int32_t> ids = t->encode(input_text(e->file, e->words));
+    std::string text = input_text(e->file, e->words);
+    std::vector<int32_t> ids;
+    if (auto* bpe = dynamic_cast<const BpeTokenizer*>(t.get()); bpe && e->allow_special) {
+      std::vector<std::string> all;
+      for (const auto& kv : bpe->special_tokens()) all.push_back(kv.first);
+      ids = bpe->encode_special(text, all, false);
+    } else {
+      ids = t->encode(text);
+    }
     if (e->json) {
       fmt::print("{}\n", nlohmann::json(ids).dump());
     } else {
@@ -63,6 +81,40 @@ void add_tokenizer(CLI::App& app) {
     auto t = resolve_tokenizer(d->spec);
     std::string s = t->decode(d->ids);
     fmt::print("{}\n", s);
+  });
+
+  struct TrainArgs {
+    std::vector<std::string> inputs;
+    std::string out;
+    BpeTrainerOptions opt;
+  };
+  auto tr = std::make_shared<TrainArgs>();
+  CLI::App* tra = tok->add_subcommand("train", "Train a byte-level BPE tokenizer; writes OUT/tokenizer.json");
+  tra->add_option("-i,--input", tr->inputs, "text files, folders or glob patterns")->required();
+  tra->add_option("-o,--out", tr->out, "output folder")->required();
+  tra->add_option("--vocab-size", tr->opt.vocab_size, "special tokens + 256 bytes + merges")->capture_default_str();
+  tra->add_option("--min-frequency", tr->opt.min_frequency, "pairs seen fewer times are not merged")->capture_default_str();
+  tra->add_option("--special", tr->opt.special_tokens, "special tokens (ids 0, 1, ...)")->capture_default_str();
+  tra->add_option("--pattern", tr->opt.pattern, "pre-tokenization: gpt2, cl100k_base or o200k_base")->capture_default_str();
+  tra->add_option("--threads", tr->opt.threads, "threads for counting words (0 = all cores)");
+  tra->callback([tr] {
+    std::vector<std::filesystem::path> files = expand_inputs(tr->inputs);
+    int64_t total = 0;
+    for (auto& f : files) total += int64_t(std::filesystem::file_size(f));
+    Progress progress(total, 0, "bytes", stderr, std::max<int64_t>(1, total / 10));
+    auto t0 = std::chrono::steady_clock::now();
+    WordCounts words = count_words(files, tr->opt, [&](int64_t done) {
+      double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      progress.update(done, "counting words", double(done) / 1e6 / std::max(s, 1e-9), "MB/s");
+    });
+    progress.finish();
+    TrainedBpe bpe = train_bpe(words, tr->opt);
+    std::filesystem::path out = std::filesystem::path(tr->out) / "tokenizer.json";
+    save_hf_tokenizer_json(bpe, out);
+    double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    fmt::print("{}: {} tokens ({} special, 256 bytes, {} merges) from {} words ({} distinct) in {:.1f} s\n",
+               out.string(), bpe.tokens.size(), bpe.num_special, bpe.merges.size(), bpe.words,
+               bpe.distinct_words, s);
   });
 
   struct BenchArgs {

