@@ -134,7 +134,7 @@ TEST(PrepareTextDataset, Errors) {
   }
 
   msg = error_of([&] { prepare_text_dataset(text, "bpe", 0.1, out); });
-  EXPECT_NE(msg.find("\"bpe\""), std::string::npos) << msg;
+  EXPECT_NE(msg.find("'bpe'"), std::string::npos) << msg;
 
   write_text(dir.path / "latin1.txt", "caf\xE9 au lait");  // Latin-1, not UTF-8
   msg = error_of([&] { prepare_text_dataset(dir.path / "latin1.txt", "char", 0.1, out); });
@@ -142,4 +142,32 @@ TEST(PrepareTextDataset, Errors) {
   EXPECT_NE(msg.find("byte offset 3"), std::string::npos) << msg;
   // The byte tokenizer takes any bytes.
   EXPECT_EQ(prepare_text_dataset(dir.path / "latin1.txt", "byte", 0.0, out).train_tokens, 12);
+}
+
+TEST(TextDataset, NamedBpeEncodingSplitsAtALineAndRoundTrips) {
+  TempDir dir;
+  std::string text;
+  for (int i = 0; i < 50; ++i) text += "Call me Ishmael. مرحبا بالعالم " + std::to_string(i) + "\n";
+  const fs::path file = dir.path / "t.txt";
+  write_text(file, text);
+  TextDatasetInfo info;
+  try {
+    info = prepare_text_dataset(file, "gpt2", 0.1, dir.path / "out");
+  } catch (const Error& e) {
+    GTEST_SKIP() << "GPT-2 encoding files not installed (scripts/setup): " << e.what();
+  }
+  EXPECT_EQ(info.tokenizer_kind, "bpe");
+  EXPECT_EQ(info.vocab_size, 50257);
+  auto tok = load_tokenizer(dir.path / "out" / "tokenizer.json");
+  TokenShard train = TokenShard::open(dir.path / "out" / "train.bin");
+  TokenShard val = TokenShard::open(dir.path / "out" / "val.bin");
+  std::vector<int32_t> a(size_t(train.size())), b(size_t(val.size()));
+  train.read(0, train.size(), a.data());
+  val.read(0, val.size(), b.data());
+  std::string ta = tok->decode(a), tb = tok->decode(b);
+  EXPECT_EQ(ta + tb, text);
+  EXPECT_EQ(tb.find("Call me"), 0u);  // the validation part starts at a line
+  EXPECT_NE(error_of([&] { prepare_text_dataset(file, "no-such-tokenizer", 0.1, dir.path / "x"); })
+                .find("no-such-tokenizer"),
+            std::string::npos);
 }

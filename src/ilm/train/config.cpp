@@ -37,7 +37,7 @@ const std::vector<Field>& fields() {
       ILM_FIELD("model.dropout", model.dropout, "dropout probability during training"),
       ILM_FIELD("model.activation", model.activation, "MLP activation: gelu_tanh (GPT-2) or gelu (exact, erf)"),
       ILM_FIELD("data.text", data.text, "a UTF-8 text file to train on (path relative to the working folder)"),
-      ILM_FIELD("data.tokenizer", data.tokenizer, "tokenizer for data.text: char or byte"),
+      ILM_FIELD("data.tokenizer", data.tokenizer, "tokenizer for data.text: char (built from the text), byte, a BPE encoding (gpt2, cl100k_base, ...) or a tokenizer.json"),
       ILM_FIELD("data.val_fraction", data.val_fraction, "fraction of data.text (its end) held out for validation"),
       ILM_FIELD("data.train_shards", data.train_shards, "token shards to train on: a file, folder or glob"),
       ILM_FIELD("data.val_shards", data.val_shards, "token shards for validation"),
@@ -235,8 +235,8 @@ void RunConfig::validate() const {
   ILM_CHECK(model.vocab_size >= 0, "model.vocab_size must be 0 (from the tokenizer) or positive, got {}",
             model.vocab_size);
   m.validate();
-  ILM_CHECK(data.tokenizer == "char" || data.tokenizer == "byte",
-            "data.tokenizer must be 'char' or 'byte', got '{}'", data.tokenizer);
+  ILM_CHECK(!data.tokenizer.empty(),
+            "data.tokenizer must name a tokenizer: char, byte, a BPE encoding or a tokenizer.json");
   ILM_CHECK(!data.text.empty() || !data.train_shards.empty(),
             "no training data: set data.text (a text file) or data.train_shards");
   ILM_CHECK(data.text.empty() || data.train_shards.empty(),
