@@ -4,6 +4,7 @@
 
 #include "ilm/core/error.h"
 #include "ilm/tokenizer/byte_tokenizer.h"
+#include "ilm/tokenizer/sentencepiece.h"
 #include "ilm/tokenizer/tiktoken.h"
 
 namespace fs = std::filesystem;
@@ -17,13 +18,16 @@ std::unique_ptr<Tokenizer> resolve_tokenizer(const std::string& spec) {
     if (spec == name) return load_named_encoding(name);
   fs::path p(spec);
   if (fs::is_directory(p)) {
-    ILM_CHECK(fs::exists(p / "tokenizer.json"), "{}: the folder has no tokenizer.json", spec);
-    return load_tokenizer(p / "tokenizer.json");
+    if (fs::exists(p / "tokenizer.json")) return load_tokenizer(p / "tokenizer.json");
+    if (fs::exists(p / "tokenizer.model")) return SentencePieceTokenizer::from_file(p / "tokenizer.model");
+    fail("{}: the folder has no tokenizer.json or tokenizer.model", spec);
   }
+  if (fs::exists(p) && p.extension() == ".model") return SentencePieceTokenizer::from_file(p);
   if (fs::exists(p)) return load_tokenizer(p);
   std::string names = "byte";
   for (const std::string& name : named_encodings()) names += ", " + name;
-  fail("unknown tokenizer '{}': not a built-in name ({}), a tokenizer.json file or a folder holding one",
+  fail("unknown tokenizer '{}': not a built-in name ({}), a tokenizer.json, a SentencePiece .model, "
+       "or a folder holding one of them",
        spec, names);
 }
 

@@ -1,5 +1,5 @@
-// What a `--tokenizer SPEC` names: a tokenizer.json file, a folder that holds one
-// (a run folder, a model folder), or a built-in name: "byte" or a byte-level BPE
+// What a `--tokenizer SPEC` names: a tokenizer.json file, a SentencePiece .model file,
+// a folder that holds one (a run folder, a model folder), or a built-in name: "byte" or a byte-level BPE
 // encoding (gpt2, r50k_base, p50k_base, p50k_edit, cl100k_base, o200k_base).
 #pragma once
 

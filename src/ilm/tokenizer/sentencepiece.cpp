@@ -151,8 +151,8 @@ std::vector<int32_t> SentencePieceTokenizer::encode(std::string_view text) const
   return std::vector<int32_t>(ids.begin(), ids.end());
 }
 
-std::vector<int32_t> SentencePieceTokenizer::encode_for_model(std::string_view text,
-                                                              bool add_bos, bool add_eos) const {
+std::vector<int32_t> SentencePieceTokenizer::encode_for_model(std::string_view text, bool add_bos,
+                                                              bool add_eos) const {
   if (add_bos && !bos_id_) fail("{}: the model has no BOS token to add", source_);
   if (add_eos && !eos_id_) fail("{}: the model has no EOS token to add", source_);
   std::vector<int32_t> ids;
@@ -215,16 +215,14 @@ std::optional<int32_t> SentencePieceTokenizer::special_token_id(std::string_view
 
 nlohmann::json SentencePieceTokenizer::to_json() const {
   if (model_path_.empty()) {
-    fail("{}: a tokenizer made from a serialized model has no model file to name in "
-         "tokenizer.json", source_);
+    fail("{}: made from a serialized model, so no model file to name in tokenizer.json", source_);
   }
   return to_json_in(fs::absolute(model_path_).parent_path());
 }
 
 nlohmann::json SentencePieceTokenizer::to_json_in(const fs::path& json_folder) const {
   if (model_path_.empty()) {
-    fail("{}: a tokenizer made from a serialized model has no model file to name in "
-         "tokenizer.json", source_);
+    fail("{}: made from a serialized model, so no model file to name in tokenizer.json", source_);
   }
   fs::path model = fs::absolute(model_path_).lexically_normal();
   fs::path rel = model.lexically_relative(fs::absolute(json_folder).lexically_normal());
@@ -245,8 +243,7 @@ std::unique_ptr<SentencePieceTokenizer> sentencepiece_from_json(const nlohmann::
   auto it = j.find("model");
   if (it == j.end()) fail("{}: missing field \"model\" (the .model file)", source);
   if (!it->is_string() || it->get_ref<const std::string&>().empty()) {
-    fail("{}: field \"model\": expected the path of a .model file, found {}", source,
-         it->dump());
+    fail("{}: field \"model\": expected the path of a .model file, found {}", source, it->dump());
   }
   fs::path model = it->get<std::string>();
   if (model.is_relative()) model = fs::path(source).parent_path() / model;

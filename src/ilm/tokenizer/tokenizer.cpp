@@ -6,6 +6,7 @@
 #include "ilm/io/file.h"
 #include "ilm/tokenizer/byte_tokenizer.h"
 #include "ilm/tokenizer/char_tokenizer.h"
+#include "ilm/tokenizer/sentencepiece.h"
 #include "ilm/tokenizer/tiktoken.h"
 #include "ilm/tokenizer/wordpiece.h"
 
@@ -170,8 +171,9 @@ std::unique_ptr<Tokenizer> tokenizer_from_json(const nlohmann::json& j, const st
   if (k == "char") return char_from_json(j, source);
   if (k == "wordpiece") return WordPieceTokenizer::from_json(j, source);
   if (k == "bpe") return bpe_from_json(j, source);
+  if (k == "sentencepiece") return sentencepiece_from_json(j, source);
   fail("{}: field \"kind\": unknown tokenizer kind \"{}\", expected \"byte\", \"char\", "
-       "\"wordpiece\" or \"bpe\"", source, k);
+       "\"wordpiece\", \"bpe\" or \"sentencepiece\"", source, k);
 }
 
 std::unique_ptr<Tokenizer> load_tokenizer(const std::filesystem::path& tokenizer_json) {
@@ -186,6 +188,11 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::filesystem::path& tokenizer
 }
 
 void save_tokenizer(const Tokenizer& tokenizer, const std::filesystem::path& path) {
+  // A SentencePiece tokenizer.json names its model file relative to its own folder.
+  if (auto* sp = dynamic_cast<const SentencePieceTokenizer*>(&tokenizer)) {
+    write_file_atomic(path, sp->to_json_in(path.parent_path()).dump(2) + "\n");
+    return;
+  }
   write_file_atomic(path, tokenizer.to_json().dump(2) + "\n");
 }
 
