@@ -38,6 +38,11 @@ ids=$("$ILM" tokenizer encode -t cl100k_base "$text")
 [[ $("$ILM" tokenizer encode -t cl100k_base --json "<|endoftext|>" | tr -d '[]' | tr ',' '\n' | wc -l) -gt 1 ]] ||
   fail "a special token's spelling is text unless allowed"
 
+# A SentencePiece model file (a small one committed with the reference tests).
+sp="$ILM_SOURCE_DIR/tests/reference/golden/sp_bpe.model"
+ids=$("$ILM" tokenizer encode -t "$sp" "$text")
+[[ $("$ILM" tokenizer decode -t "$sp" $ids) == "$text" ]] || fail "SentencePiece round trip"
+
 # Training a BPE vocabulary writes a Hugging Face tokenizer.json.
 "$ILM" tokenizer train --input text.txt --vocab-size 300 --out tok >train.txt 2>&1 || { cat train.txt; fail "tokenizer train"; }
 /usr/bin/python3 -c "import json,sys; j=json.load(open('tok/tokenizer.json')); assert j['model']['type']=='BPE' and len(j['model']['vocab'])<=300" ||
