@@ -47,6 +47,8 @@ ids=$("$ILM" tokenizer encode -t "$sp" "$text")
 "$ILM" tokenizer train --input text.txt --vocab-size 300 --out tok >train.txt 2>&1 || { cat train.txt; fail "tokenizer train"; }
 /usr/bin/python3 -c "import json,sys; j=json.load(open('tok/tokenizer.json')); assert j['model']['type']=='BPE' and len(j['model']['vocab'])<=300" ||
   fail "trained tokenizer.json"
+ids=$("$ILM" tokenizer encode -t tok/tokenizer.json "$text")
+[[ $("$ILM" tokenizer decode -t tok $ids) == "$text" ]] || fail "trained tokenizer.json round trip"
 if "$ILM" tokenizer train --input 'nothing-here/*.txt' --out tok2 2>err.txt; then fail "no input accepted"; fi
 grep -q "nothing-here" err.txt || fail "missing input not named: $(cat err.txt)"
 

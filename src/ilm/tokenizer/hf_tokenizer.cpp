@@ -5,10 +5,11 @@
 #include <utf8proc.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cmath>
 #include <cstdlib>
+#include <functional>
 #include <limits>
+#include <queue>
 
 #include "ilm/core/error.h"
 #include "ilm/tokenizer/pretokenize.h"
@@ -118,8 +119,8 @@ utf8proc_category_t category(char32_t c) {
 // Rust's char::is_whitespace: the White_Space property.
 bool is_white_space(char32_t c) {
   return (c >= 0x09 && c <= 0x0D) || c == 0x20 || c == 0x85 || c == 0xA0 || c == 0x1680 ||
-         (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F ||
-         c == 0x205F || c == 0x3000;
+         (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F ||
+         c == 0x3000;
 }
 
 // BERT's punctuation: all non-alphanumeric ASCII and every category P*.
@@ -162,9 +163,9 @@ bool is_numeric(char32_t c) {
 
 std::string utf8proc_normalize(std::string_view in, int options) {
   utf8proc_uint8_t* out = nullptr;
-  const utf8proc_ssize_t n = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(in.data()),
-                                          utf8proc_ssize_t(in.size()), &out,
-                                          utf8proc_option_t(UTF8PROC_STABLE | options));
+  const utf8proc_ssize_t n =
+      utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(in.data()),
+                   utf8proc_ssize_t(in.size()), &out, utf8proc_option_t(UTF8PROC_STABLE | options));
   if (n < 0) fail("hf tokenizer: normalizing \"{}\" failed: {}", in, utf8proc_errmsg(n));
   std::string result(reinterpret_cast<const char*>(out), size_t(n));
   std::free(out);
@@ -229,14 +230,16 @@ class Regex {
   Regex(const Regex&) = delete;
   Regex& operator=(const Regex&) = delete;
 
-  // Non-overlapping, non-empty matches, left to right, as [begin, end) byte offsets.
+  // Non-overlapping, non-empty matches, left to right, as [begin, end) byte offsets. `text` is
+  // valid UTF-8 (encode() checks it): PCRE2's own check would rescan it at every match.
   std::vector<std::pair<size_t, size_t>> find_all(std::string_view text) const {
     std::vector<std::pair<size_t, size_t>> out;
     pcre2_match_data* data = pcre2_match_data_create_from_pattern(code_, nullptr);
     const auto* subject = reinterpret_cast<PCRE2_SPTR>(text.data());
     size_t pos = 0;
     while (pos <= text.size()) {
-      const int rc = pcre2_match(code_, subject, text.size(), pos, 0, data, nullptr);
+      const int rc =
+          pcre2_match(code_, subject, text.size(), pos, PCRE2_NO_UTF_CHECK, data, nullptr);
       if (rc < 0) break;
       const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(data);
       if (ov[1] > ov[0]) {
@@ -259,6 +262,14 @@ class Regex {
 struct Pattern {
   std::string literal;
   std::unique_ptr<Regex> regex;
+
+  Pattern() = default;
+
+  static Pattern string(std::string s) {
+    Pattern p;
+    p.literal = std::move(s);
+    return p;
+  }
 
   Pattern(const json& j, const Where& w) {
     expect_object(j, w);
@@ -318,8 +329,7 @@ std::string join(const std::vector<std::string>& names) {
 
 [[noreturn]] void unknown_type(const Where& w, std::string_view what, std::string_view type,
                                const std::vector<std::string>& supported) {
-  bad(w.at("type"),
-      fmt::format("unknown {} \"{}\" (supported: {})", what, type, join(supported)));
+  bad(w.at("type"), fmt::format("unknown {} \"{}\" (supported: {})", what, type, join(supported)));
 }
 
 }  // namespace
@@ -474,7 +484,8 @@ std::unique_ptr<Normalizer> make_normalizer(const json& j, const Where& w) {
   const std::string type = string_field(j, "type", w);
   if (type == "NFC") return std::make_unique<UnicodeNormalizer>(UTF8PROC_COMPOSE);
   if (type == "NFD") return std::make_unique<UnicodeNormalizer>(UTF8PROC_DECOMPOSE);
-  if (type == "NFKC") return std::make_unique<UnicodeNormalizer>(UTF8PROC_COMPOSE | UTF8PROC_COMPAT);
+  if (type == "NFKC")
+    return std::make_unique<UnicodeNormalizer>(UTF8PROC_COMPOSE | UTF8PROC_COMPAT);
   if (type == "NFKD")
     return std::make_unique<UnicodeNormalizer>(UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT);
   if (type == "Lowercase") return std::make_unique<LowercaseNormalizer>();
@@ -687,7 +698,7 @@ struct MetaspacePreTokenizer : PreTokenizer {
   Prepend prepend;
   bool split;
   void apply(std::vector<Piece>& pieces) const override {
-    const Pattern space(json{{"String", " "}}, Where{"", ""});
+    const Pattern space = Pattern::string(" ");
     for (Piece& p : pieces) {
       p.text = space.replace_all(p.text, replacement);
       const bool starts = p.text.compare(0, replacement.size(), replacement) == 0;
@@ -695,7 +706,7 @@ struct MetaspacePreTokenizer : PreTokenizer {
         p.text = replacement + p.text;
     }
     if (split) {
-      const Pattern rep(json{{"String", replacement}}, Where{"", ""});
+      const Pattern rep = Pattern::string(replacement);
       split_all(pieces, Behavior::merged_with_next, false,
                 [&](const std::string& t) { return rep.find_all(t); });
     }
@@ -871,22 +882,58 @@ struct BpeModel : Model {
     }
     if (pending_unk) symbols.push_back(*pending_unk);
 
-    // Lowest rank first, leftmost on a tie: what Hugging Face's priority queue yields.
-    while (symbols.size() > 1) {
-      int32_t best_rank = std::numeric_limits<int32_t>::max();
-      size_t best = 0;
-      for (size_t k = 0; k + 1 < symbols.size(); ++k) {
-        auto it = merges.find(key(symbols[k], symbols[k + 1]));
-        if (it != merges.end() && it->second.rank < best_rank) {
-          best_rank = it->second.rank;
-          best = k;
-        }
-      }
-      if (best_rank == std::numeric_limits<int32_t>::max()) break;
-      symbols[best] = merges.at(key(symbols[best], symbols[best + 1])).id;
-      symbols.erase(symbols.begin() + std::ptrdiff_t(best) + 1);
-    }
+    merge(symbols);
     out.insert(out.end(), symbols.begin(), symbols.end());
+  }
+
+  // Merges the listed pair of lowest rank, the leftmost among equal ones, until none is left:
+  // a heap of candidate pairs over a linked list of symbols, O(n log n) in the piece's length.
+  void merge(std::vector<int32_t>& symbols) const {
+    if (symbols.size() < 2) return;
+    struct Candidate {
+      int32_t rank;
+      size_t pos;
+      int32_t left, right;
+      bool operator>(const Candidate& o) const {
+        return rank != o.rank ? rank > o.rank : pos > o.pos;
+      }
+    };
+    const size_t n = symbols.size();
+    std::vector<size_t> prev(n), next(n);
+    std::vector<bool> alive(n, true);
+    for (size_t k = 0; k < n; ++k) {
+      prev[k] = k - 1;  // wraps to SIZE_MAX for the first: no previous symbol
+      next[k] = k + 1;  // n for the last
+    }
+    std::priority_queue<Candidate, std::vector<Candidate>, std::greater<>> heap;
+    auto push = [&](size_t left) {
+      if (left >= n || next[left] >= n) return;
+      auto it = merges.find(key(symbols[left], symbols[next[left]]));
+      if (it != merges.end())
+        heap.push({it->second.rank, left, symbols[left], symbols[next[left]]});
+    };
+    for (size_t k = 0; k + 1 < n; ++k) push(k);
+    while (!heap.empty()) {
+      const Candidate c = heap.top();
+      heap.pop();
+      // Skip a candidate that an earlier merge made stale.
+      if (!alive[c.pos] || next[c.pos] >= n || symbols[c.pos] != c.left ||
+          symbols[next[c.pos]] != c.right) {
+        continue;
+      }
+      const size_t right = next[c.pos];
+      symbols[c.pos] = merges.at(key(c.left, c.right)).id;
+      alive[right] = false;
+      next[c.pos] = next[right];
+      if (next[right] < n) prev[next[right]] = c.pos;
+      push(prev[c.pos]);
+      push(c.pos);
+    }
+    size_t kept = 0;
+    for (size_t k = 0; k < n; ++k) {
+      if (alive[k]) symbols[kept++] = symbols[k];
+    }
+    symbols.resize(kept);
   }
 };
 
@@ -1150,7 +1197,8 @@ std::vector<TemplateProcessor::Item> parse_template(const json& j, std::string_v
     } else if (const json* sp = find(e, "SpecialToken")) {
       const std::string id = string_field(*sp, "id", wi.at("SpecialToken"));
       const json* entry = specials.is_object() ? find(specials, id) : nullptr;
-      if (!entry) bad(wi.at("SpecialToken").at("id"), fmt::format("\"{}\" is not in special_tokens", id));
+      if (!entry)
+        bad(wi.at("SpecialToken").at("id"), fmt::format("\"{}\" is not in special_tokens", id));
       const Where ws = w.at("special_tokens").at(id);
       const json& ids = array_field(*entry, "ids", ws);
       TemplateProcessor::Item item;
@@ -1203,9 +1251,9 @@ std::unique_ptr<PostProcessor> make_post_processor(const json& j, const Where& w
       seq->steps.push_back(make_post_processor(list[i], w.at("processors").at(i)));
     return seq;
   }
-  unknown_type(w, "post-processor", type,
-               {"BertProcessing", "ByteLevel", "RobertaProcessing", "Sequence",
-                "TemplateProcessing"});
+  unknown_type(
+      w, "post-processor", type,
+      {"BertProcessing", "ByteLevel", "RobertaProcessing", "Sequence", "TemplateProcessing"});
 }
 
 // ---- Decoders ----------------------------------------------------------------------------------
@@ -1256,9 +1304,9 @@ struct WordPieceDecoder : Decoder {
       }
       if (cleanup) {
         static constexpr std::pair<std::string_view, std::string_view> kCleanup[] = {
-            {" .", "."},     {" ?", "?"},     {" !", "!"},   {" ,", ","},
-            {" ' ", "'"},    {" n't", "n't"}, {" 'm", "'m"}, {" do not", " don't"},
-            {" 's", "'s"},   {" 've", "'ve"}, {" 're", "'re"}};
+            {" .", "."},   {" ?", "?"},     {" !", "!"},    {" ,", ","},
+            {" ' ", "'"},  {" n't", "n't"}, {" 'm", "'m"},  {" do not", " don't"},
+            {" 's", "'s"}, {" 've", "'ve"}, {" 're", "'re"}};
         for (auto [from, to] : kCleanup) t = replace(t, from, to);
       }
     }
@@ -1269,7 +1317,7 @@ struct MetaspaceDecoder : Decoder {
   std::string replacement;
   Prepend prepend;
   void apply(std::vector<std::string>& tokens, bool continuation) const override {
-    const Pattern rep(json{{"String", replacement}}, Where{"", ""});
+    const Pattern rep = Pattern::string(replacement);
     for (size_t i = 0; i < tokens.size(); ++i) {
       tokens[i] = rep.replace_all(tokens[i], " ");
       if (i == 0 && !continuation && prepend != Prepend::never && !tokens[i].empty() &&
@@ -1283,7 +1331,7 @@ struct MetaspaceDecoder : Decoder {
 struct BpeDecoder : Decoder {
   std::string suffix;
   void apply(std::vector<std::string>& tokens, bool continuation) const override {
-    const Pattern suf(json{{"String", suffix}}, Where{"", ""});
+    const Pattern suf = Pattern::string(suffix);
     for (size_t i = 0; i < tokens.size(); ++i) {
       const bool last = i + 1 == tokens.size() && !continuation;
       tokens[i] = suf.replace_all(tokens[i], last ? "" : " ");
@@ -1446,21 +1494,25 @@ bool is_word_char(char32_t c) {
 // leftmost-longest; lstrip/rstrip take the white space next to a match into it, single_word
 // requires no word character next to it. Segments: (text, id or -1).
 void split_added(std::string_view text, const std::vector<hf::AddedToken>& tokens,
-                 bool normalized, std::vector<std::pair<std::string, int32_t>>& out) {
+                 const std::vector<std::vector<size_t>>& index, bool normalized,
+                 std::vector<std::pair<std::string, int32_t>>& out) {
   size_t last = 0;  // end of the previous match
   size_t pos = 0;
   while (pos < text.size()) {
     const hf::AddedToken* best = nullptr;
-    for (const hf::AddedToken& t : tokens) {
-      if (t.normalized != normalized || t.content.empty()) continue;
-      if (text.compare(pos, t.content.size(), t.content) != 0) continue;
-      if (best && best->content.size() >= t.content.size()) continue;
+    for (size_t k : index[(normalized ? 256 : 0) + uint8_t(text[pos])]) {
+      const hf::AddedToken& t = tokens[k];
+      if (text.compare(pos, t.match.size(), t.match) != 0) continue;
+      if (best && best->match.size() >= t.match.size()) continue;
       if (t.single_word) {
-        const auto before = pos > 0 ? to_code_points(text.substr(0, pos)) : std::u32string();
-        const size_t e = pos + t.content.size();
-        const Utf8Scan after = e < text.size() ? scan_utf8(text, e) : Utf8Scan{};
-        if ((!before.empty() && is_word_char(before.back())) ||
-            (e < text.size() && after.status == Utf8Status::ok && is_word_char(after.code_point)))
+        size_t before = pos;
+        while (before > 0 && (uint8_t(text[before - 1]) & 0xC0) == 0x80) --before;
+        if (before > 0) --before;
+        const size_t e = pos + t.match.size();
+        const Utf8Scan prev = pos > 0 ? scan_utf8(text, before) : Utf8Scan{};
+        const Utf8Scan next = e < text.size() ? scan_utf8(text, e) : Utf8Scan{};
+        if ((pos > 0 && prev.status == Utf8Status::ok && is_word_char(prev.code_point)) ||
+            (e < text.size() && next.status == Utf8Status::ok && is_word_char(next.code_point)))
           continue;
       }
       best = &t;
@@ -1469,12 +1521,19 @@ void split_added(std::string_view text, const std::vector<hf::AddedToken>& token
       pos += char_length(text, pos);
       continue;
     }
-    size_t b = pos, e = pos + best->content.size();
-    if (best->lstrip) {
-      while (b > last && std::isspace(uint8_t(text[b - 1]))) --b;
+    size_t b = pos, e = pos + best->match.size();
+    // lstrip/rstrip take in white space (Rust's char::is_whitespace) next to the match.
+    while (best->lstrip && b > last) {
+      size_t c = b - 1;
+      while (c > last && (uint8_t(text[c]) & 0xC0) == 0x80) --c;
+      const Utf8Scan scan = scan_utf8(text, c);
+      if (scan.status != Utf8Status::ok || !is_white_space(scan.code_point)) break;
+      b = c;
     }
-    if (best->rstrip) {
-      while (e < text.size() && std::isspace(uint8_t(text[e]))) ++e;
+    while (best->rstrip && e < text.size()) {
+      const Utf8Scan scan = scan_utf8(text, e);
+      if (scan.status != Utf8Status::ok || !is_white_space(scan.code_point)) break;
+      e += size_t(scan.length);
     }
     if (b > last) out.push_back({std::string(text.substr(last, b - last)), -1});
     out.push_back({best->content, best->id});
@@ -1502,7 +1561,8 @@ std::unique_ptr<HfTokenizer> load_hf_tokenizer(const json& j, const std::string&
   auto t = std::make_unique<HfTokenizer>();
   t->json_ = j;
   t->model_ = make_model(require(j, "model", root), root.at("model"));
-  if (const json* n = find(j, "normalizer")) t->normalizer_ = make_normalizer(*n, root.at("normalizer"));
+  if (const json* n = find(j, "normalizer"))
+    t->normalizer_ = make_normalizer(*n, root.at("normalizer"));
   if (const json* p = find(j, "pre_tokenizer"))
     t->pre_tokenizer_ = make_pre_tokenizer(*p, root.at("pre_tokenizer"));
   if (const json* p = find(j, "post_processor"))
@@ -1530,8 +1590,16 @@ std::unique_ptr<HfTokenizer> load_hf_tokenizer(const json& j, const std::string&
       t->added_ids_[a.content] = a.id;
       t->added_by_id_[a.id] = t->added_.size();
       t->vocab_size_ = std::max(t->vocab_size_, a.id + 1);
+      a.match = a.content;
+      if (a.normalized && t->normalizer_) t->normalizer_->apply(a.match);
       t->added_.push_back(std::move(a));
     }
+  }
+  t->added_index_.resize(512);
+  for (size_t k = 0; k < t->added_.size(); ++k) {
+    const hf::AddedToken& a = t->added_[k];
+    if (!a.match.empty())
+      t->added_index_[(a.normalized ? 256 : 0) + uint8_t(a.match[0])].push_back(k);
   }
   for (std::string_view eot : {"<|endoftext|>", "<|end_of_text|>", "</s>", "<eos>"}) {
     auto it = t->added_ids_.find(std::string(eot));
@@ -1549,7 +1617,7 @@ void HfTokenizer::encode_section(std::string_view text, bool at_start,
   if (normalizer_) normalizer_->apply(normalized);
   // Added tokens whose "normalized" flag is set are found in the normalized text.
   std::vector<std::pair<std::string, int32_t>> segments;
-  split_added(normalized, added_, true, segments);
+  split_added(normalized, added_, added_index_, true, segments);
   for (size_t k = 0; k < segments.size(); ++k) {
     if (segments[k].second >= 0) {
       ids.push_back(segments[k].second);
@@ -1568,7 +1636,7 @@ std::vector<int32_t> HfTokenizer::encode(std::string_view text) const {
     i += size_t(scan.length);
   }
   std::vector<std::pair<std::string, int32_t>> segments;
-  split_added(text, added_, false, segments);
+  split_added(text, added_, added_index_, false, segments);
   std::vector<int32_t> ids;
   for (size_t k = 0; k < segments.size(); ++k) {
     if (segments[k].second >= 0) {
@@ -1613,8 +1681,13 @@ std::optional<int32_t> HfTokenizer::special_token_id(std::string_view name) cons
 }
 
 std::string HfTokenizer::decode_tokens(std::vector<std::string> tokens, bool continuation) const {
-  if (decoder_) decoder_->apply(tokens, continuation);
   std::string out;
+  if (!decoder_) {
+    // Hugging Face joins the tokens with spaces when there is no decoder.
+    for (const std::string& t : tokens) out += (out.empty() || continuation ? "" : " ") + t;
+    return continuation ? " " + out : out;
+  }
+  decoder_->apply(tokens, continuation);
   for (const std::string& t : tokens) out += t;
   return out;
 }

@@ -25,6 +25,8 @@ struct Decoder;
 struct AddedToken {
   int32_t id = 0;
   std::string content;
+  // What is matched: content, normalized when the normalized flag is set.
+  std::string match;
   bool special = false, lstrip = false, rstrip = false, single_word = false, normalized = true;
 };
 }  // namespace hf
@@ -73,6 +75,9 @@ class HfTokenizer final : public Tokenizer {
   std::vector<hf::AddedToken> added_;
   std::unordered_map<std::string, int32_t> added_ids_;
   std::unordered_map<int32_t, size_t> added_by_id_;
+  // Indexes into added_ by (normalized flag * 256 + first byte of match): the candidates at a
+  // position of the text.
+  std::vector<std::vector<size_t>> added_index_;
   std::unique_ptr<hf::Normalizer> normalizer_;
   std::unique_ptr<hf::PreTokenizer> pre_tokenizer_;
   std::unique_ptr<hf::Model> model_;

@@ -6,6 +6,7 @@
 #include "ilm/io/file.h"
 #include "ilm/tokenizer/byte_tokenizer.h"
 #include "ilm/tokenizer/char_tokenizer.h"
+#include "ilm/tokenizer/hf_tokenizer.h"
 #include "ilm/tokenizer/sentencepiece.h"
 #include "ilm/tokenizer/tiktoken.h"
 #include "ilm/tokenizer/wordpiece.h"
@@ -146,6 +147,8 @@ std::unique_ptr<Tokenizer> char_from_json(const nlohmann::json& j, const std::st
 
 std::unique_ptr<Tokenizer> tokenizer_from_json(const nlohmann::json& j, const std::string& source) {
   if (!j.is_object()) fail("{}: expected a JSON object, found {}", source, json_type(j));
+  // A Hugging Face tokenizer.json: no "ilm_tokenizer" field, a "model" object with a "type".
+  if (!j.contains("ilm_tokenizer") && is_hf_tokenizer_json(j)) return load_hf_tokenizer(j, source);
   auto version = j.find("ilm_tokenizer");
   if (version == j.end()) {
     fail(
