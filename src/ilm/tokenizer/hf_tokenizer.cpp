@@ -188,28 +188,6 @@ std::string lowercase(std::string_view s) {
 
 // ---- Regular expressions (Split, Replace) -------------------------------------------------------
 
-// Hugging Face runs these with Oniguruma, where \s is Unicode white space; PCRE2's \s also
-// matches U+180E, so it becomes the property, as in pretokenize.cpp.
-std::string white_space_as_property(std::string_view pattern) {
-  std::string out;
-  for (size_t i = 0; i < pattern.size(); ++i) {
-    if (pattern[i] == '\\' && i + 1 < pattern.size()) {
-      const char c = pattern[++i];
-      if (c == 's') {
-        out += R"(\p{White_Space})";
-      } else if (c == 'S') {
-        out += R"(\P{White_Space})";
-      } else {
-        out += '\\';
-        out += c;
-      }
-    } else {
-      out += pattern[i];
-    }
-  }
-  return out;
-}
-
 class Regex {
  public:
   Regex(std::string_view pattern, const Where& w) {

@@ -30,29 +30,6 @@ constexpr std::string_view kO200kPattern =
     R"((?i:'s|'t|'re|'ve|'m|'ll|'d)?)"
     R"(|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
 
-// tiktoken runs these patterns with Rust's regex crates, where \s is Unicode's White_Space
-// property. PCRE2's \s with UCP also matches U+180E (through \h), so \s and \S become the
-// property itself to cut text exactly where tiktoken does.
-std::string white_space_as_property(std::string_view pattern) {
-  std::string out;
-  for (size_t i = 0; i < pattern.size(); ++i) {
-    if (pattern[i] == '\\' && i + 1 < pattern.size()) {
-      const char c = pattern[++i];
-      if (c == 's') {
-        out += R"(\p{White_Space})";
-      } else if (c == 'S') {
-        out += R"(\P{White_Space})";
-      } else {
-        out += '\\';
-        out += c;
-      }
-    } else {
-      out += pattern[i];
-    }
-  }
-  return out;
-}
-
 std::string pcre2_message(int code) {
   PCRE2_UCHAR buffer[256];
   pcre2_get_error_message(code, buffer, sizeof(buffer));
@@ -88,6 +65,29 @@ MatchScratch& thread_scratch() {
 }
 
 }  // namespace
+
+// tiktoken runs these patterns with Rust's regex crates, where \s is Unicode's White_Space
+// property. PCRE2's \s with UCP also matches U+180E (through \h), so \s and \S become the
+// property itself to cut text exactly where tiktoken does.
+std::string white_space_as_property(std::string_view pattern) {
+  std::string out;
+  for (size_t i = 0; i < pattern.size(); ++i) {
+    if (pattern[i] == '\\' && i + 1 < pattern.size()) {
+      const char c = pattern[++i];
+      if (c == 's') {
+        out += R"(\p{White_Space})";
+      } else if (c == 'S') {
+        out += R"(\P{White_Space})";
+      } else {
+        out += '\\';
+        out += c;
+      }
+    } else {
+      out += pattern[i];
+    }
+  }
+  return out;
+}
 
 std::vector<std::string> Pretokenizer::known_patterns() {
   return {"gpt2", "cl100k_base", "o200k_base"};

@@ -9,6 +9,11 @@
 
 namespace ilm {
 
+// `pattern` with \s and \S spelled as the White_Space property. tiktoken (Rust's regex)
+// and Hugging Face (Oniguruma) mean exactly that by \s; PCRE2's \s with UCP also matches
+// U+180E, so patterns go through this before PCRE2 compiles them.
+std::string white_space_as_property(std::string_view pattern);
+
 class Pretokenizer {
  public:
   // The compiled pattern `name` ("gpt2", "cl100k_base" or "o200k_base"); compiled once per
