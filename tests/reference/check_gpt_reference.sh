@@ -4,26 +4,10 @@
 # Exit 77 (ctest: skipped) when Debian's python3 has no torch.
 set -euo pipefail
 
+source "$(dirname "${BASH_SOURCE[0]}")/common.bash"
 PY=/usr/bin/python3
-if ! "$PY" -c 'import torch' >/dev/null 2>&1; then
-  echo "torch not installed: skipping"
-  exit 77
-fi
-
-if [[ -n "${ILM_SOURCE_DIR:-}" ]]; then
-  REF_DIR="$ILM_SOURCE_DIR/tests/reference"
-else
-  REF_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-fi
+need_python_module torch
 GOLDEN_DIR="$REF_DIR/golden"
-
-if [[ -n "${ILM_BINARY_DIR:-}" ]]; then
-  OUT_DIR="$ILM_BINARY_DIR/reference"
-  mkdir -p "$OUT_DIR"
-else
-  OUT_DIR="$(mktemp -d)"
-  trap 'rm -rf "$OUT_DIR"' EXIT
-fi
 echo "reference dir: $REF_DIR"
 echo "output dir:    $OUT_DIR"
 
