@@ -53,11 +53,7 @@ void Tape::backward(const Var& loss, float seed) {
             loss->value.shape().to_string());
   ILM_CHECK(loss->requires_grad, "[backward] the loss does not depend on anything that needs a gradient");
   grad(loss).f32()[0] += seed;
-  for (auto it = records_.rbegin(); it != records_.rend(); ++it) {
-    if (!it->out->grad.defined()) continue;
-    it->backward();
-    release_grad(it->out);
-  }
+  run_records();
 }
 
 void Tape::backward(const Var& out, const Tensor& dout) {
@@ -66,8 +62,12 @@ void Tape::backward(const Var& out, const Tensor& dout) {
   ILM_CHECK(out->requires_grad, "[backward] the output does not depend on anything that needs a gradient");
   const Tensor& g = grad(out);
   for (int64_t i = 0; i < g.numel(); ++i) g.f32()[i] += dout.f32()[i];
+  run_records();
+}
+
+void Tape::run_records() {
   for (auto it = records_.rbegin(); it != records_.rend(); ++it) {
-    if (!it->out->grad.defined()) continue;
+    if (!it->out->grad.defined()) continue;  // nothing downstream needed this op
     it->backward();
     release_grad(it->out);
   }

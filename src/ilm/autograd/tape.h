@@ -75,6 +75,8 @@ class Tape {
     std::function<void()> backward;
   };
   void release_grad(const Var& v);
+  // Every recorded backward, newest first, recycling each consumed output gradient.
+  void run_records();
 
   Arena arena_;
   std::vector<Record> records_;
