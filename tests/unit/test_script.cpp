@@ -11,7 +11,7 @@ TEST(Script, OfCodePoints) {
   EXPECT_EQ(script_of(U'é'), Script::latin);
   EXPECT_EQ(script_of(U'م'), Script::arabic);
   EXPECT_EQ(script_of(U'\u064E'), Script::common);  // fatha: inherited, takes its base's script
-  EXPECT_EQ(script_of(U'\u0660'), Script::common);  // Arabic-Indic digit zero is Common
+  EXPECT_EQ(script_of(U'\u0660'), Script::arabic);  // Arabic-Indic digits are Arabic in Scripts.txt
   EXPECT_EQ(script_of(U'я'), Script::cyrillic);
   EXPECT_EQ(script_of(U'中'), Script::han);
   EXPECT_EQ(script_of(U'カ'), Script::kana);

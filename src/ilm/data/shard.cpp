@@ -22,18 +22,6 @@ int token_width(int32_t version) {
 }
 
 template <typename U>
-void write_tokens(AtomicWriter& w, std::span<const int32_t> tokens) {
-  // In chunks, so that a shard of billions of tokens needs no second copy in memory.
-  constexpr size_t kChunk = size_t(1) << 20;
-  std::vector<U> buf(std::min(kChunk, tokens.size()));
-  for (size_t start = 0; start < tokens.size(); start += kChunk) {
-    const size_t n = std::min(kChunk, tokens.size() - start);
-    for (size_t i = 0; i < n; ++i) buf[i] = U(tokens[start + i]);
-    w.write(buf.data(), n * sizeof(U));
-  }
-}
-
-template <typename U>
 U load(const uint8_t* tokens, int64_t i) {
   U u;
   std::memcpy(&u, tokens + i * int64_t(sizeof(U)), sizeof(U));
@@ -55,32 +43,64 @@ int64_t decode_tokens(const uint8_t* tokens, int64_t offset, int64_t n, int64_t 
 
 }  // namespace
 
-void write_token_shard(const fs::path& path, std::span<const int32_t> tokens, int32_t vocab_size) {
+namespace {
+// The writer creates its temporary file at once, so the check must come first.
+fs::path checked_vocab(fs::path path, int32_t vocab_size) {
   ILM_CHECK(vocab_size > 0, "{}: cannot write a token shard with vocab size {}, expected > 0",
             path.string(), vocab_size);
-  ILM_CHECK(tokens.size() <= size_t(INT32_MAX),
-            "{}: {} tokens do not fit one shard (the header counts at most {}); split them",
-            path.string(), tokens.size(), INT32_MAX);
-  for (size_t i = 0; i < tokens.size(); ++i) {
-    if (tokens[i] < 0 || tokens[i] >= vocab_size) {
-      fail("{}: token {} at index {} is out of range [0, {})", path.string(), tokens[i], i,
-           vocab_size);
-    }
+  return path;
+}
+}  // namespace
+
+void write_token_shard(const fs::path& path, std::span<const int32_t> tokens, int32_t vocab_size) {
+  TokenShardWriter w(path, vocab_size);
+  w.add(tokens);
+  w.commit();
+}
+
+TokenShardWriter::TokenShardWriter(fs::path path, int32_t vocab_size)
+    : writer_(checked_vocab(std::move(path), vocab_size)),
+      vocab_size_(vocab_size),
+      version_(vocab_size <= 65536 ? 1 : 2) {
+  const int32_t header[256] = {};  // the real one is written by commit()
+  writer_.write(header, sizeof header);
+}
+
+void TokenShardWriter::add(std::span<const int32_t> tokens) {
+  if (int64_t(tokens.size()) > int64_t(INT32_MAX) - size_) {
+    fail("{}: {} tokens do not fit one shard (the header counts at most {}); split them",
+         path().string(), size_ + int64_t(tokens.size()), INT32_MAX);
   }
-  const int32_t version = vocab_size <= 65536 ? 1 : 2;
+  const size_t width = size_t(token_width(version_));
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    const int32_t t = tokens[i];
+    if (t < 0 || t >= vocab_size_) {
+      fail("{}: token {} at index {} is out of range [0, {})", path().string(), t,
+           size_ + int64_t(i), vocab_size_);
+    }
+    const uint32_t u = uint32_t(t);  // little-endian host (asserted above)
+    const size_t at = buffer_.size();
+    buffer_.resize(at + width);
+    std::memcpy(buffer_.data() + at, &u, width);
+  }
+  size_ += int64_t(tokens.size());
+  if (buffer_.size() >= (size_t(1) << 20)) flush();
+}
+
+void TokenShardWriter::flush() {
+  writer_.write(buffer_.data(), buffer_.size());
+  buffer_.clear();
+}
+
+void TokenShardWriter::commit() {
+  flush();
   int32_t header[256] = {};
   header[0] = kShardMagic;
-  header[1] = version;
-  header[2] = int32_t(tokens.size());
-  header[3] = vocab_size;
-  AtomicWriter w(path);
-  w.write(header, sizeof header);
-  if (version == 1) {
-    write_tokens<uint16_t>(w, tokens);
-  } else {
-    write_tokens<uint32_t>(w, tokens);
-  }
-  w.commit();
+  header[1] = version_;
+  header[2] = int32_t(size_);
+  header[3] = vocab_size_;
+  writer_.write_at(0, header, sizeof header);
+  writer_.commit();
 }
 
 TokenShard TokenShard::open(const fs::path& path) {

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <memory>
 #include <span>
+#include <vector>
 
 #include "ilm/io/file.h"
 
@@ -26,6 +27,27 @@ inline constexpr int64_t kShardHeaderBytes = 1024;
 // Throws unless every token is in [0, vocab_size) and there are at most 2^31 - 1 of them.
 void write_token_shard(const std::filesystem::path& path, std::span<const int32_t> tokens,
                        int32_t vocab_size);
+
+// Streams tokens into a shard without holding them: the header's count is written at
+// commit(). Nothing appears at `path` before commit() (destroyed without it, it leaves
+// nothing). Same version rule and checks as write_token_shard.
+class TokenShardWriter {
+ public:
+  TokenShardWriter(std::filesystem::path path, int32_t vocab_size);
+
+  void add(std::span<const int32_t> tokens);
+  int64_t size() const { return size_; }
+  const std::filesystem::path& path() const { return writer_.path(); }
+  void commit();
+
+ private:
+  void flush();
+
+  AtomicWriter writer_;
+  int32_t vocab_size_, version_;
+  int64_t size_ = 0;
+  std::vector<uint8_t> buffer_;  // encoded tokens not yet written
+};
 
 // A memory-mapped shard. open() checks the header and that the file holds exactly the
 // tokens it declares; copies share the map.

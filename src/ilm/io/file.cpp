@@ -63,6 +63,20 @@ void AtomicWriter::write(const void* data, size_t bytes) {
   }
 }
 
+void AtomicWriter::write_at(uint64_t offset, const void* data, size_t bytes) {
+  const char* p = static_cast<const char*>(data);
+  while (bytes > 0) {
+    ssize_t n = ::pwrite(fd_, p, bytes, static_cast<off_t>(offset));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      fail("{}: write failed: {}", path_.string(), errno_text());
+    }
+    p += n;
+    offset += static_cast<uint64_t>(n);
+    bytes -= static_cast<size_t>(n);
+  }
+}
+
 void AtomicWriter::commit() {
   if (::fsync(fd_) != 0) fail("{}: fsync failed: {}", path_.string(), errno_text());
   ::close(fd_);

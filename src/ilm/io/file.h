@@ -26,6 +26,8 @@ class AtomicWriter {
 
   void write(const void* data, size_t bytes);
   void write(std::string_view s) { write(s.data(), s.size()); }
+  // Overwrites bytes already written (a header whose counts are known only at the end).
+  void write_at(uint64_t offset, const void* data, size_t bytes);
   void commit();
   const std::filesystem::path& path() const { return path_; }
 
