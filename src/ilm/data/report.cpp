@@ -329,6 +329,11 @@ std::string report_markdown(const DataStats& s) {
 
 namespace {
 
+constexpr std::string_view kHistogramCaption =
+    "<figcaption>Bins 2<sup>1/8</sup> (9%) wide; a bar's area is its documents (bins of small "
+    "values hold fewer values and are drawn lower). Dashed: median (p50) and p90. Hover a bar "
+    "for its count.</figcaption>";
+
 constexpr std::string_view kStyle = R"(
 :root { color-scheme: light dark; --bg: #ffffff; --fg: #1f2328; --muted: #59636e;
   --line: #d1d9e0; --grid: #e8ebef; --zebra: #f6f8fa; --accent: #2f6fb3; --accent2: #d3922a;
@@ -378,12 +383,16 @@ svg .mark { stroke: var(--drop); stroke-width: 1.5; stroke-dasharray: 4 3; }
 // 's' a sample (dir="auto", wraps anywhere). Cells hold HTML, already escaped.
 std::string html_table(const std::vector<std::string>& head, std::string_view kinds,
                        const std::vector<std::vector<std::string>>& rows) {
-  std::string out = "<table>\n<thead><tr>";
-  for (size_t i = 0; i < head.size(); ++i) {
-    out += kinds[i] == 'r' ? "<th class=\"num\">" : "<th>";
-    out += head[i] + "</th>";
+  std::string out = "<table>\n";
+  if (!head.empty()) {
+    out += "<thead><tr>";
+    for (size_t i = 0; i < head.size(); ++i) {
+      out += kinds[i] == 'r' ? "<th class=\"num\">" : "<th>";
+      out += head[i] + "</th>";
+    }
+    out += "</tr></thead>\n";
   }
-  out += "</tr></thead>\n<tbody>\n";
+  out += "<tbody>\n";
   for (const auto& row : rows) {
     out += "<tr>";
     for (size_t i = 0; i < row.size(); ++i) {
@@ -408,18 +417,28 @@ int64_t nice_step(int64_t top, int ticks) {
   return std::max<int64_t>(1, static_cast<int64_t>(step));
 }
 
-// Histogram of documents over a log x axis: x = log10(value + 1), so 0 has a place.
+// Histogram of documents over a log x axis: x = log10(value + 1), so 0 has a place. A bar's
+// area, not its height, is its count: bins that hold fewer values than 2^(1/8) would (below 12,
+// and the rounding of integer bounds) are drawn wider than the rest and lower by as much, so
+// the shape does not saw-tooth. The height reads as documents per bin of 2^(1/8).
 std::string svg_histogram(const LogHistogram& h, std::string_view x_label) {
   constexpr double W = 720, H = 270, L = 64, R = 16, T = 14, B = 52;
   std::vector<LogHistogram::Bin> bins = h.bins();
-  double d0 = std::floor(std::log10(static_cast<double>(bins.front().lo) + 1));
-  double d1 = std::ceil(std::log10(static_cast<double>(bins.back().hi) + 1));
+  auto log_x = [](double v) { return std::log10(v + 1); };
+  double d0 = std::floor(log_x(static_cast<double>(bins.front().lo)));
+  double d1 = std::ceil(log_x(static_cast<double>(bins.back().hi)));
   if (d1 <= d0) d1 = d0 + 1;
-  auto x_of = [&](double v) { return L + (std::log10(v + 1) - d0) / (d1 - d0) * (W - L - R); };
-  int64_t most = 1;
-  for (const auto& b : bins) most = std::max(most, b.count);
-  int64_t step = nice_step(most, 4);
-  int64_t top = (most + step - 1) / step * step;
+  auto x_of = [&](double v) { return L + (log_x(v) - d0) / (d1 - d0) * (W - L - R); };
+  const double nominal = std::log10(2.0) / LogHistogram::kBinsPerOctave;
+  std::vector<double> heights;
+  double most = 1;
+  for (const auto& b : bins) {
+    double width = log_x(static_cast<double>(b.hi)) - log_x(static_cast<double>(b.lo));
+    heights.push_back(static_cast<double>(b.count) * std::min(1.0, nominal / width));
+    most = std::max(most, heights.back());
+  }
+  int64_t step = nice_step(static_cast<int64_t>(std::ceil(most)), 4);
+  int64_t top = (static_cast<int64_t>(std::ceil(most)) + step - 1) / step * step;
   auto y_of = [&](double c) { return H - B - c / static_cast<double>(top) * (H - T - B); };
 
   std::string out = fmt::format(
@@ -432,9 +451,10 @@ std::string svg_histogram(const LogHistogram& h, std::string_view x_label) {
     out += fmt::format("<text x=\"{}\" y=\"{:.1f}\" text-anchor=\"end\">{}</text>\n", L - 6, y + 4,
                        grouped(c));
   }
-  for (const auto& b : bins) {
+  for (size_t i = 0; i < bins.size(); ++i) {
+    const LogHistogram::Bin& b = bins[i];
     double x0 = x_of(static_cast<double>(b.lo)), x1 = x_of(static_cast<double>(b.hi));
-    double y = y_of(static_cast<double>(b.count));
+    double y = y_of(heights[i]);
     std::string range = b.hi - b.lo == 1 ? grouped(b.lo)
                                          : fmt::format("{}–{}", grouped(b.lo), grouped(b.hi - 1));
     out += fmt::format(
@@ -469,7 +489,7 @@ std::string svg_histogram(const LogHistogram& h, std::string_view x_label) {
                      (L + W - R) / 2, H - 10, html_escape(x_label));
   out += fmt::format(
       "<text x=\"14\" y=\"{0}\" text-anchor=\"middle\" transform=\"rotate(-90 14 {0})\">"
-      "documents</text>\n</svg>\n",
+      "documents per bin</text>\n</svg>\n",
       (T + H - B) / 2);
   return out;
 }
@@ -554,7 +574,7 @@ std::string report_html(const DataStats& s) {
       {"duplicates removed", fmt::format("{} ({} near)", grouped(s.duplicates()),
                                          grouped(s.near_duplicates()))}};
   for (const auto& [k, v] : s.summary) rows.push_back({html_escape(k), html_escape(v)});
-  out += "<section>\n" + html_table({"", ""}, "dd", rows) + "</section>\n";
+  out += "<section>\n" + html_table({}, "dd", rows) + "</section>\n";
 
   out += "<section>\n<h2>Documents</h2>\n";
   out += fmt::format("<p class=\"note\">Per document, over the {} documents kept",
@@ -593,16 +613,14 @@ std::string report_html(const DataStats& s) {
   out += "<section>\n<h2>Code points per document</h2>\n";
   if (s.documents() > 0) {
     out += "<figure>\n" + svg_histogram(s.chars(), "code points per document") +
-           "<figcaption>Bins of 2<sup>1/8</sup>; dashed lines: median (p50) and p90.</figcaption>"
-           "\n</figure>\n";
+           std::string(kHistogramCaption) + "\n</figure>\n";
   } else {
     out += "<p class=\"note\">No documents.</p>\n";
   }
   out += "</section>\n<section>\n<h2>Tokens per document</h2>\n";
   if (s.tokens().count() > 0) {
     out += "<figure>\n" + svg_histogram(s.tokens(), "tokens per document") +
-           "<figcaption>Bins of 2<sup>1/8</sup>; dashed lines: median (p50) and p90.</figcaption>"
-           "\n</figure>\n";
+           std::string(kHistogramCaption) + "\n</figure>\n";
   } else {
     out += "<p class=\"note\">No tokenizer: tokens were not counted.</p>\n";
   }
@@ -638,11 +656,12 @@ std::string report_html(const DataStats& s) {
     }
     if (!letters.empty()) {
       out += "<figure>\n" + svg_bars(letters, "fraction of letters per script") +
-             "<figcaption>Letters of each script (digits, punctuation, spaces and marks are "
-             "Common and not counted).</figcaption>\n</figure>\n";
+             "<figcaption>Share of letters by script (digits, punctuation, spaces and marks "
+             "belong to no script and are not counted).</figcaption>\n</figure>\n";
     }
     out += "<figure>\n" + svg_bars(docs, "documents by dominant script") +
-           "<figcaption>Documents by the script with most letters.</figcaption>\n</figure>\n";
+           "<figcaption>Share of documents by dominant script (the one with most letters)."
+           "</figcaption>\n</figure>\n";
     out += html_table({"script", "letters", "% of letters", "documents", "% of documents"},
                       "lrrrr", rows);
   }
