@@ -232,6 +232,18 @@ TEST(DataStats, TopDuplicatesWithSamples) {
   EXPECT_EQ(s.top_duplicates(100).size(), 3u);
 }
 
+TEST(DataStats, TopGroupsHaveSamplesWhenCountsTie) {
+  DataStats s;
+  std::mt19937_64 rng(9);
+  for (int i = 0; i < 500; ++i) s.add_duplicate(rng(), "once each", i % 2 == 0);  // ids unordered
+  auto top = s.top_duplicates(DataStats::kTopSamples);
+  ASSERT_EQ(top.size(), DataStats::kTopSamples);
+  for (const DuplicateGroup& d : top) {
+    EXPECT_EQ(d.count, 1);
+    EXPECT_EQ(d.sample, "once each");
+  }
+}
+
 TEST(DataStats, SamplesAreCutOnCodePointsAndStayValid) {
   std::string arabic;
   for (int i = 0; i < 300; ++i) arabic += "ع";
@@ -395,6 +407,17 @@ TEST(Report, EmptyStatsStillMakeBothPages) {
   EXPECT_EQ(html_structure_error(html), "");
   EXPECT_NE(md.find("No duplicates removed."), std::string::npos);
   EXPECT_NE(html.find("No tokenizer"), std::string::npos);
+  EXPECT_EQ(html.find("<svg"), std::string::npos);
+
+  add(s, "", 0);  // one empty document: histograms of only zeros
+  s.stages = {{"nothing seen", 0, 0, 0}};
+  html = report_html(s);
+  md = report_markdown(s);
+  EXPECT_EQ(html_structure_error(html), "");
+  EXPECT_EQ(occurrences(html, "<svg"), 4u);  // stages, code points, tokens, documents by script
+  EXPECT_NE(md.find("| nothing seen | 0 | 0 | 0 | - |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| no letters | - | - | 1 | 100.0% |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| code points | 0 | 0.0 | 0 | 0 | 0 | 0 | 0 |"), std::string::npos) << md;
 }
 
 TEST(Report, InvalidUtf8FromTheDataBecomesReplacementCharacters) {

@@ -283,21 +283,31 @@ void DataStats::merge(const DataStats& other) {
 }
 
 std::vector<DuplicateGroup> DataStats::top_duplicates(size_t n) const {
-  std::vector<DuplicateGroup> all;
+  struct Ranked {
+    DuplicateGroup d;
+    const Sampled* sampled;
+  };
+  std::unordered_map<uint64_t, const Sampled*> sample_of;
+  for (const Sampled& s : sampled_) sample_of[s.group] = &s;
+  std::vector<Ranked> all;
   all.reserve(groups_.size());
-  for (const auto& [g, c] : groups_) all.push_back({g, c.count, c.near, {}});
-  auto more = [](const DuplicateGroup& a, const DuplicateGroup& b) {
-    return a.count != b.count ? a.count > b.count : a.group < b.group;
+  for (const auto& [g, c] : groups_) {
+    auto it = sample_of.find(g);
+    all.push_back({{g, c.count, c.near, {}}, it == sample_of.end() ? nullptr : it->second});
+  }
+  auto before = [](const Ranked& a, const Ranked& b) {
+    if (a.d.count != b.d.count) return a.d.count > b.d.count;
+    if ((a.sampled != nullptr) != (b.sampled != nullptr)) return a.sampled != nullptr;
+    return a.d.group < b.d.group;
   };
   n = std::min(n, all.size());
-  std::partial_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(n), all.end(), more);
-  all.resize(n);
-  for (DuplicateGroup& d : all) {
-    for (const Sampled& s : sampled_) {
-      if (s.group == d.group) d.sample = s.sample;
-    }
+  std::partial_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(n), all.end(), before);
+  std::vector<DuplicateGroup> top;
+  for (size_t i = 0; i < n; ++i) {
+    top.push_back(all[i].d);
+    if (all[i].sampled) top.back().sample = all[i].sampled->sample;
   }
-  return all;
+  return top;
 }
 
 }  // namespace ilm

@@ -86,7 +86,8 @@ class DataStats {
   static constexpr size_t kTopSamples = 64;
   static constexpr size_t kSampleCodePoints = 200;
 
-  explicit DataStats(size_t max_duplicate_groups = kDefaultMaxDuplicateGroups);
+  DataStats() : DataStats(kDefaultMaxDuplicateGroups) {}
+  explicit DataStats(size_t max_duplicate_groups);  // at least 2 * kTopSamples
 
   // A document that made it through every stage: its text, its token count (-1 when no
   // tokenizer) and its scripts.
@@ -125,7 +126,8 @@ class DataStats {
   size_t duplicate_groups() const { return groups_.size(); }
   int64_t forgotten_groups() const { return forgotten_groups_; }
   int64_t max_forgotten_count() const { return max_forgotten_count_; }
-  // The n groups with the most copies, most first (ties by group id), with their samples.
+  // The n groups with the most copies, most first, with their samples (ties: groups with a
+  // sample first, then by group id). In one stream every one of the first kTopSamples has one.
   std::vector<DuplicateGroup> top_duplicates(size_t n = 20) const;
 
  private:
