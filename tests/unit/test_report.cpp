@@ -49,9 +49,12 @@ std::string html_structure_error(std::string_view html) {
     size_t end = i + 1;
     char quote = 0;
     while (end < html.size() && (quote || html[end] != '>')) {
-      if (quote && html[end] == quote) quote = 0;
-      else if (!quote && (html[end] == '"' || html[end] == '\'')) quote = html[end];
-      else if (!quote && html[end] == '<') return "'<' inside a tag at " + std::to_string(i);
+      if (quote && html[end] == quote)
+        quote = 0;
+      else if (!quote && (html[end] == '"' || html[end] == '\''))
+        quote = html[end];
+      else if (!quote && html[end] == '<')
+        return "'<' inside a tag at " + std::to_string(i);
       ++end;
     }
     if (end >= html.size()) return "unterminated tag at " + std::to_string(i);
@@ -72,8 +75,7 @@ std::string html_structure_error(std::string_view html) {
         return "</" + name + "> closes <" + (open.empty() ? "nothing" : open.back()) + ">";
       }
       open.pop_back();
-    } else if (tag.back() != '/' &&
-               std::find(kVoid.begin(), kVoid.end(), name) == kVoid.end()) {
+    } else if (tag.back() != '/' && std::find(kVoid.begin(), kVoid.end(), name) == kVoid.end()) {
       open.push_back(name);
     }
   }
@@ -139,7 +141,7 @@ TEST(LogHistogram, QuantilesWithinOneBin) {
   std::lognormal_distribution<double> lognormal(6.0, 1.5);  // document lengths: ~400 median
   std::vector<std::vector<int64_t>> sets(3);
   for (int i = 0; i < 50000; ++i) sets[0].push_back(static_cast<int64_t>(lognormal(rng)));
-  for (int64_t v = 1; v <= 100000; ++v) sets[1].push_back(v);                    // uniform
+  for (int64_t v = 1; v <= 100000; ++v) sets[1].push_back(v);                     // uniform
   for (int i = 0; i < 30000; ++i) sets[2].push_back(int64_t{1} << (rng() % 40));  // powers of two
   for (auto& values : sets) {
     LogHistogram h;
@@ -187,10 +189,10 @@ void add(DataStats& s, std::string_view text, int64_t tokens = -1) {
 
 TEST(DataStats, CountsAndScripts) {
   DataStats s;
-  add(s, "مرحبا بالعالم", 4);   // 12 Arabic letters, 13 code points, 2 words
-  add(s, "hello world", 2);      // 10 Latin letters, 11 code points, 2 words
-  add(s, "ilm هو العلم", -1);    // 3 Latin + 7 Arabic, 12 code points, 3 words
-  add(s, "123\t456\n", 3);       // no letters, 8 code points, 2 words
+  add(s, "مرحبا بالعالم", 4);  // 12 Arabic letters, 13 code points, 2 words
+  add(s, "hello world", 2);    // 10 Latin letters, 11 code points, 2 words
+  add(s, "ilm هو العلم", -1);  // 3 Latin + 7 Arabic, 12 code points, 3 words
+  add(s, "123\t456\n", 3);     // no letters, 8 code points, 2 words
   EXPECT_EQ(s.documents(), 4);
   EXPECT_EQ(s.chars().sum(), 13 + 11 + 12 + 8);
   EXPECT_EQ(s.chars().max(), 13);
@@ -252,7 +254,11 @@ TEST(DataStats, SamplesAreCutOnCodePointsAndStayValid) {
   EXPECT_EQ(code_points(sample), 201u);  // 200 and the ellipsis
   EXPECT_EQ(sample.substr(sample.size() - 3), "…");
   EXPECT_EQ(text_sample("short", 200), "short");
-  EXPECT_EQ(text_sample("a\xff" "b\tc\nd", 200), "a\xEF\xBF\xBD" "b c\nd");
+  EXPECT_EQ(text_sample("a\xff"
+                        "b\tc\nd",
+                        200),
+            "a\xEF\xBF\xBD"
+            "b c\nd");
   EXPECT_EQ(text_sample("\xD8", 200), "\xEF\xBF\xBD");  // cut inside a sequence
 
   DataStats s;
@@ -393,7 +399,8 @@ TEST(Report, HtmlIsSelfContainedWellFormedAndEscaped) {
   EXPECT_NE(html.find("no &quot;text&quot;"), std::string::npos);
   EXPECT_NE(html.find("prefers-color-scheme: dark"), std::string::npos);
   EXPECT_NE(html.find("@media print"), std::string::npos);
-  EXPECT_EQ(occurrences(html, "<svg"), 5u);  // stages, 2 histograms, letters and documents by script
+  EXPECT_EQ(occurrences(html, "<svg"),
+            5u);  // stages, 2 histograms, letters and documents by script
   EXPECT_NE(html.find("code points per document (log scale)"), std::string::npos);
   EXPECT_NE(html.find("tokens per document (log scale)"), std::string::npos);
   EXPECT_NE(html.find("<td class=\"num\">1,234</td>"), std::string::npos);

@@ -22,11 +22,13 @@ const std::array<int64_t, kBounds>& bin_bounds() {
       if (k % LogHistogram::kBinsPerOctave == 0) {
         b[static_cast<size_t>(k)] = int64_t{1} << (k / LogHistogram::kBinsPerOctave);
       } else {
-        long double v = std::ceil(std::exp2(static_cast<long double>(k) /
-                                            LogHistogram::kBinsPerOctave));
+        long double v =
+            std::ceil(std::exp2(static_cast<long double>(k) / LogHistogram::kBinsPerOctave));
         b[static_cast<size_t>(k)] = static_cast<int64_t>(v);
       }
-      if (k > 0) b[static_cast<size_t>(k)] = std::max(b[static_cast<size_t>(k)], b[static_cast<size_t>(k - 1)]);
+      if (k > 0)
+        b[static_cast<size_t>(k)] =
+            std::max(b[static_cast<size_t>(k)], b[static_cast<size_t>(k - 1)]);
     }
     return b;
   }();
@@ -84,7 +86,8 @@ void LogHistogram::merge(const LogHistogram& other) {
 int64_t LogHistogram::quantile(double q) const {
   if (count_ == 0) return 0;
   q = std::clamp(q, 0.0, 1.0);
-  int64_t rank = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(q * static_cast<double>(count_))));
+  int64_t rank =
+      std::max<int64_t>(1, static_cast<int64_t>(std::ceil(q * static_cast<double>(count_))));
   if (rank == 1) return min_;
   if (rank >= count_) return max_;
   int64_t seen = 0;
@@ -245,7 +248,8 @@ void DataStats::merge(const DataStats& other) {
   // Samples: the union of both, recounted, the ones with the most copies kept.
   std::vector<Sampled> all = sampled_;
   for (const Sampled& s : other.sampled_) {
-    bool known = std::any_of(all.begin(), all.end(), [&](const Sampled& a) { return a.group == s.group; });
+    bool known =
+        std::any_of(all.begin(), all.end(), [&](const Sampled& a) { return a.group == s.group; });
     if (!known) all.push_back(s);
   }
   for (Sampled& s : all) s.count = groups_[s.group].count;

@@ -1,9 +1,9 @@
 // The data report's two pages: Markdown (tables, text bars) and one self-contained HTML page
 // (inline CSS and SVG; nothing fetched, no scripts). Every string that came from the data is
 // untrusted: it is made valid UTF-8 and escaped before it reaches either page.
+#include <fmt/format.h>
 #include <algorithm>
 #include <cmath>
-#include <fmt/format.h>
 
 #include "ilm/data/report.h"
 #include "ilm/io/file.h"
@@ -79,20 +79,35 @@ void for_each_code_point(std::string_view text, F&& f) {
   }
 }
 
-bool is_control(char32_t c) { return c < 0x20 || (c >= 0x7F && c < 0xA0); }
+bool is_control(char32_t c) {
+  return c < 0x20 || (c >= 0x7F && c < 0xA0);
+}
 
 std::string html_escape(std::string_view text) {
   std::string out;
   out.reserve(text.size());
   for_each_code_point(text, [&](char32_t c, std::string_view bytes) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      case '\n': out += kReturnSymbol; break;
-      default: out += is_control(c) ? std::string_view(" ") : bytes;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      case '\n':
+        out += kReturnSymbol;
+        break;
+      default:
+        out += is_control(c) ? std::string_view(" ") : bytes;
     }
   });
   return out;
@@ -104,15 +119,31 @@ std::string markdown_escape(std::string_view text) {
   out.reserve(text.size());
   for_each_code_point(text, [&](char32_t c, std::string_view bytes) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '\n': out += kReturnSymbol; break;
-      case '\\': case '|': case '`': case '*': case '_': case '[': case ']': case '~':
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '\n':
+        out += kReturnSymbol;
+        break;
+      case '\\':
+      case '|':
+      case '`':
+      case '*':
+      case '_':
+      case '[':
+      case ']':
+      case '~':
         out += '\\';
         out += static_cast<char>(c);
         break;
-      default: out += is_control(c) ? std::string_view(" ") : bytes;
+      default:
+        out += is_control(c) ? std::string_view(" ") : bytes;
     }
   });
   return out;
@@ -131,14 +162,16 @@ struct Measure {
 };
 
 std::vector<Measure> measures(const DataStats& s) {
-  return {{"bytes", &s.bytes()}, {"code points", &s.chars()}, {"words", &s.words()},
+  return {{"bytes", &s.bytes()},
+          {"code points", &s.chars()},
+          {"words", &s.words()},
           {"tokens", &s.tokens()}};
 }
 
 std::vector<std::string> measure_cells(const LogHistogram& h) {
   if (h.count() == 0) return {"-", "-", "-", "-", "-", "-", "-"};
-  return {grouped(h.sum()),          grouped_mean(h.mean()),      grouped(h.quantile(0.5)),
-          grouped(h.quantile(0.9)),  grouped(h.quantile(0.99)),   grouped(h.min()),
+  return {grouped(h.sum()),         grouped_mean(h.mean()),    grouped(h.quantile(0.5)),
+          grouped(h.quantile(0.9)), grouped(h.quantile(0.99)), grouped(h.min()),
           grouped(h.max())};
 }
 
@@ -149,9 +182,8 @@ std::vector<Script> scripts_by_letters(const DataStats& s) {
     auto sc = static_cast<Script>(i);
     if (s.scripts().of(sc) > 0 || s.documents_by_script(sc) > 0) out.push_back(sc);
   }
-  std::stable_sort(out.begin(), out.end(), [&](Script a, Script b) {
-    return s.scripts().of(a) > s.scripts().of(b);
-  });
+  std::stable_sort(out.begin(), out.end(),
+                   [&](Script a, Script b) { return s.scripts().of(a) > s.scripts().of(b); });
   return out;
 }
 
@@ -214,9 +246,9 @@ std::string md_octave_bars(const LogHistogram& h, std::string_view unit) {
     int width = static_cast<int>(std::lround(30.0 * static_cast<double>(o.count) / most));
     std::string bar;
     for (int i = 0; i < width; ++i) bar += "\xE2\x96\x88";  // █
-    if (width == 0 && o.count > 0) bar = "\xE2\x96\x8F";     // ▏
-    std::string range = o.hi - o.lo == 1 ? grouped(o.lo)
-                                         : fmt::format("{}–{}", grouped(o.lo), grouped(o.hi - 1));
+    if (width == 0 && o.count > 0) bar = "\xE2\x96\x8F";    // ▏
+    std::string range =
+        o.hi - o.lo == 1 ? grouped(o.lo) : fmt::format("{}–{}", grouped(o.lo), grouped(o.hi - 1));
     cells.push_back({range, grouped(o.count), percent(o.count, h.count()), bar});
   }
   return md_table({std::string(unit), "documents", "%", ""}, "lrrl", cells);
@@ -232,8 +264,8 @@ std::string report_markdown(const DataStats& s) {
       {"input records", grouped(s.input_records)},
       {"input bytes", fmt::format("{} ({})", grouped(s.input_bytes), human_bytes(s.input_bytes))},
       {"documents kept", grouped(s.documents())},
-      {"duplicates removed", fmt::format("{} ({} near)", grouped(s.duplicates()),
-                                         grouped(s.near_duplicates()))}};
+      {"duplicates removed",
+       fmt::format("{} ({} near)", grouped(s.duplicates()), grouped(s.near_duplicates()))}};
   for (const auto& [k, v] : s.summary) inputs.push_back({markdown_escape(k), markdown_escape(v)});
   out += md_table({"", ""}, "ll", inputs);
 
@@ -270,8 +302,9 @@ std::string report_markdown(const DataStats& s) {
   out += s.tokens().count() ? md_octave_bars(s.tokens(), "tokens") : "No tokenizer.\n\n";
 
   out += "## Scripts\n\n";
-  out += "Letters: code points of a script (digits, punctuation, spaces and marks are Common and "
-         "not counted). Documents: by the script with most letters.\n\n";
+  out +=
+      "Letters: code points of a script (digits, punctuation, spaces and marks are Common and "
+      "not counted). Documents: by the script with most letters.\n\n";
   rows.clear();
   for (Script sc : scripts_by_letters(s)) {
     rows.push_back({std::string(script_name(sc)), grouped(s.scripts().of(sc)),
@@ -283,9 +316,10 @@ std::string report_markdown(const DataStats& s) {
     rows.push_back({"no letters", "-", "-", grouped(s.documents_by_script(Script::common)),
                     percent(s.documents_by_script(Script::common), s.documents())});
   }
-  out += rows.empty() ? "No letters.\n\n"
-                      : md_table({"script", "letters", "% of letters", "documents", "% of documents"},
-                                 "lrrrr", rows);
+  out += rows.empty()
+             ? "No letters.\n\n"
+             : md_table({"script", "letters", "% of letters", "documents", "% of documents"},
+                        "lrrrr", rows);
 
   out += "## Top duplicates\n\n";
   std::vector<DuplicateGroup> top = s.top_duplicates(kTopDuplicates);
@@ -293,14 +327,16 @@ std::string report_markdown(const DataStats& s) {
     out += "No duplicates removed.\n\n";
   } else {
     if (s.forgotten_groups() > 0) {
-      out += fmt::format("Counts are lower bounds: {} rare groups were forgotten to bound memory "
-                         "(each had at most {} copies).\n\n",
-                         grouped(s.forgotten_groups()), grouped(s.max_forgotten_count()));
+      out += fmt::format(
+          "Counts are lower bounds: {} rare groups were forgotten to bound memory "
+          "(each had at most {} copies).\n\n",
+          grouped(s.forgotten_groups()), grouped(s.max_forgotten_count()));
     }
     rows.clear();
     for (size_t i = 0; i < top.size(); ++i) {
-      rows.push_back({std::to_string(i + 1), grouped(top[i].count), duplicate_kind(top[i]),
-                      top[i].sample.empty() ? "*(sample not kept)*" : markdown_escape(top[i].sample)});
+      rows.push_back(
+          {std::to_string(i + 1), grouped(top[i].count), duplicate_kind(top[i]),
+           top[i].sample.empty() ? "*(sample not kept)*" : markdown_escape(top[i].sample)});
     }
     out += md_table({"#", "copies removed", "kind", "sample"}, "rrll", rows);
   }
@@ -310,7 +346,8 @@ std::string report_markdown(const DataStats& s) {
     out += "None.\n";
   } else {
     rows.clear();
-    for (const auto& [kind, n] : s.problem_counts) rows.push_back({markdown_escape(kind), grouped(n)});
+    for (const auto& [kind, n] : s.problem_counts)
+      rows.push_back({markdown_escape(kind), grouped(n)});
     out += md_table({"kind", "records"}, "lr", rows);
     if (!s.first_problems.empty()) {
       rows.clear();
@@ -397,10 +434,17 @@ std::string html_table(const std::vector<std::string>& head, std::string_view ki
     out += "<tr>";
     for (size_t i = 0; i < row.size(); ++i) {
       switch (kinds[i]) {
-        case 'r': out += "<td class=\"num\">"; break;
-        case 'd': out += "<td dir=\"auto\">"; break;
-        case 's': out += "<td dir=\"auto\" class=\"sample\">"; break;
-        default: out += "<td>";
+        case 'r':
+          out += "<td class=\"num\">";
+          break;
+        case 'd':
+          out += "<td dir=\"auto\">";
+          break;
+        case 's':
+          out += "<td dir=\"auto\" class=\"sample\">";
+          break;
+        default:
+          out += "<td>";
       }
       out += row[i] + "</td>";
     }
@@ -441,9 +485,9 @@ std::string svg_histogram(const LogHistogram& h, std::string_view x_label) {
   int64_t top = (static_cast<int64_t>(std::ceil(most)) + step - 1) / step * step;
   auto y_of = [&](double c) { return H - B - c / static_cast<double>(top) * (H - T - B); };
 
-  std::string out = fmt::format(
-      "<svg viewBox=\"0 0 {} {}\" role=\"img\" aria-label=\"histogram of {}\">\n", W, H,
-      html_escape(x_label));
+  std::string out =
+      fmt::format("<svg viewBox=\"0 0 {} {}\" role=\"img\" aria-label=\"histogram of {}\">\n", W, H,
+                  html_escape(x_label));
   for (int64_t c = 0; c <= top; c += step) {  // horizontal grid and y labels
     double y = y_of(static_cast<double>(c));
     out += fmt::format("<line class=\"grid\" x1=\"{}\" y1=\"{:.1f}\" x2=\"{}\" y2=\"{:.1f}\"/>", L,
@@ -455,8 +499,8 @@ std::string svg_histogram(const LogHistogram& h, std::string_view x_label) {
     const LogHistogram::Bin& b = bins[i];
     double x0 = x_of(static_cast<double>(b.lo)), x1 = x_of(static_cast<double>(b.hi));
     double y = y_of(heights[i]);
-    std::string range = b.hi - b.lo == 1 ? grouped(b.lo)
-                                         : fmt::format("{}–{}", grouped(b.lo), grouped(b.hi - 1));
+    std::string range =
+        b.hi - b.lo == 1 ? grouped(b.lo) : fmt::format("{}–{}", grouped(b.lo), grouped(b.hi - 1));
     out += fmt::format(
         "<rect class=\"bar\" x=\"{:.2f}\" y=\"{:.2f}\" width=\"{:.2f}\" height=\"{:.2f}\">"
         "<title>{}: {} documents</title></rect>\n",
@@ -465,21 +509,24 @@ std::string svg_histogram(const LogHistogram& h, std::string_view x_label) {
   for (double d = d0; d <= d1; d += 1) {  // x ticks at 0 (when shown) and powers of ten
     auto v = static_cast<int64_t>(std::llround(std::pow(10.0, d)));
     if (d == 0) {
-      out += fmt::format("<line class=\"axis\" x1=\"{0}\" y1=\"{1}\" x2=\"{0}\" y2=\"{2}\"/>"
-                         "<text x=\"{0}\" y=\"{3}\" text-anchor=\"middle\">0</text>\n",
-                         L, H - B, H - B + 5, H - B + 18);
+      out += fmt::format(
+          "<line class=\"axis\" x1=\"{0}\" y1=\"{1}\" x2=\"{0}\" y2=\"{2}\"/>"
+          "<text x=\"{0}\" y=\"{3}\" text-anchor=\"middle\">0</text>\n",
+          L, H - B, H - B + 5, H - B + 18);
     }
     double x = x_of(static_cast<double>(v));
     if (x > W - R + 0.5) break;
-    out += fmt::format("<line class=\"axis\" x1=\"{0:.1f}\" y1=\"{1}\" x2=\"{0:.1f}\" y2=\"{2}\"/>"
-                       "<text x=\"{0:.1f}\" y=\"{3}\" text-anchor=\"middle\">{4}</text>\n",
-                       x, H - B, H - B + 5, H - B + 18, short_number(v));
+    out += fmt::format(
+        "<line class=\"axis\" x1=\"{0:.1f}\" y1=\"{1}\" x2=\"{0:.1f}\" y2=\"{2}\"/>"
+        "<text x=\"{0:.1f}\" y=\"{3}\" text-anchor=\"middle\">{4}</text>\n",
+        x, H - B, H - B + 5, H - B + 18, short_number(v));
   }
   for (auto [q, name] : {std::pair{0.5, "p50"}, std::pair{0.9, "p90"}}) {  // quantile marks
     double x = x_of(static_cast<double>(h.quantile(q)));
-    out += fmt::format("<line class=\"mark\" x1=\"{0:.1f}\" y1=\"{1}\" x2=\"{0:.1f}\" y2=\"{2}\"/>"
-                       "<text x=\"{3:.1f}\" y=\"{4}\" class=\"muted\">{5}</text>\n",
-                       x, T, H - B, x + 3, T + 10, name);
+    out += fmt::format(
+        "<line class=\"mark\" x1=\"{0:.1f}\" y1=\"{1}\" x2=\"{0:.1f}\" y2=\"{2}\"/>"
+        "<text x=\"{3:.1f}\" y=\"{4}\" class=\"muted\">{5}</text>\n",
+        x, T, H - B, x + 3, T + 10, name);
   }
   out += fmt::format("<line class=\"axis\" x1=\"{0}\" y1=\"{1}\" x2=\"{2}\" y2=\"{1}\"/>", L, H - B,
                      W - R);
@@ -504,20 +551,21 @@ struct BarRow {
 std::string svg_bars(const std::vector<BarRow>& rows, std::string_view aria) {
   constexpr double W = 720, L = 120, Bar = 460, RowH = 24;
   double h = 8 + RowH * static_cast<double>(rows.size());
-  std::string out = fmt::format("<svg viewBox=\"0 0 {} {}\" role=\"img\" aria-label=\"{}\">\n", W,
-                                h, aria);
+  std::string out =
+      fmt::format("<svg viewBox=\"0 0 {} {}\" role=\"img\" aria-label=\"{}\">\n", W, h, aria);
   for (size_t i = 0; i < rows.size(); ++i) {
     double y = 4 + RowH * static_cast<double>(i);
     double w = std::max(rows[i].value > 0 ? 1.0 : 0.0, Bar * rows[i].value);
-    out += fmt::format("<text x=\"{}\" y=\"{:.1f}\" text-anchor=\"end\">{}</text>", L - 8,
-                       y + 16, rows[i].label);
+    out += fmt::format("<text x=\"{}\" y=\"{:.1f}\" text-anchor=\"end\">{}</text>", L - 8, y + 16,
+                       rows[i].label);
     out += fmt::format("<rect class=\"track\" x=\"{}\" y=\"{:.1f}\" width=\"{}\" height=\"18\"/>",
                        L, y + 3, Bar);
-    out += fmt::format("<rect class=\"bar\" x=\"{}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"18\">"
-                       "<title>{}</title></rect>",
-                       L, y + 3, w, rows[i].title);
-    out += fmt::format("<text x=\"{}\" y=\"{:.1f}\">{}</text>\n", L + Bar + 8, y + 16,
-                       rows[i].text);
+    out += fmt::format(
+        "<rect class=\"bar\" x=\"{}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"18\">"
+        "<title>{}</title></rect>",
+        L, y + 3, w, rows[i].title);
+    out +=
+        fmt::format("<text x=\"{}\" y=\"{:.1f}\">{}</text>\n", L + Bar + 8, y + 16, rows[i].text);
   }
   return out + "</svg>\n";
 }
@@ -529,7 +577,8 @@ std::string svg_stages(const std::vector<StageRow>& stages) {
   for (const StageRow& r : stages) most = std::max(most, r.seen);
   double h = 8 + RowH * static_cast<double>(stages.size());
   std::string out = fmt::format(
-      "<svg viewBox=\"0 0 {} {}\" role=\"img\" aria-label=\"documents dropped per stage\">\n", W, h);
+      "<svg viewBox=\"0 0 {} {}\" role=\"img\" aria-label=\"documents dropped per stage\">\n", W,
+      h);
   for (size_t i = 0; i < stages.size(); ++i) {
     const StageRow& r = stages[i];
     double y = 4 + RowH * static_cast<double>(i);
@@ -540,14 +589,15 @@ std::string svg_stages(const std::vector<StageRow>& stages) {
     out += fmt::format("<text x=\"{}\" y=\"{:.1f}\" text-anchor=\"end\">{}</text>", L - 8, y + 16,
                        html_escape(first_code_points(r.stage, 22)));
     double x = L;
-    for (auto [n, cls, what] : {std::tuple{unchanged, "bar", "unchanged"},
-                                std::tuple{modified, "bar2", "modified"},
-                                std::tuple{dropped, "drop", "dropped"}}) {
+    for (auto [n, cls, what] :
+         {std::tuple{unchanged, "bar", "unchanged"}, std::tuple{modified, "bar2", "modified"},
+          std::tuple{dropped, "drop", "dropped"}}) {
       if (n <= 0) continue;
       double w = std::max(1.0, scale * static_cast<double>(n));
-      out += fmt::format("<rect class=\"{}\" x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" "
-                         "height=\"18\"><title>{}: {} {}</title></rect>",
-                         cls, x, y + 3, w, html_escape(r.stage), grouped(n), what);
+      out += fmt::format(
+          "<rect class=\"{}\" x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" "
+          "height=\"18\"><title>{}: {} {}</title></rect>",
+          cls, x, y + 3, w, html_escape(r.stage), grouped(n), what);
       x += w;
     }
     out += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\">{} dropped</text>\n", x + 8, y + 16,
@@ -559,9 +609,10 @@ std::string svg_stages(const std::vector<StageRow>& stages) {
 }  // namespace
 
 std::string report_html(const DataStats& s) {
-  std::string out = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-                    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-                    "<meta name=\"color-scheme\" content=\"light dark\">\n";
+  std::string out =
+      "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+      "<meta name=\"color-scheme\" content=\"light dark\">\n";
   out += fmt::format("<title>{}</title>\n<style>{}</style>\n</head>\n<body>\n",
                      html_escape(s.title), kStyle);
   out += fmt::format("<h1 dir=\"auto\">{}</h1>\n", html_escape(s.title));
@@ -571,8 +622,8 @@ std::string report_html(const DataStats& s) {
       {"input records", grouped(s.input_records)},
       {"input bytes", fmt::format("{} ({})", grouped(s.input_bytes), human_bytes(s.input_bytes))},
       {"documents kept", grouped(s.documents())},
-      {"duplicates removed", fmt::format("{} ({} near)", grouped(s.duplicates()),
-                                         grouped(s.near_duplicates()))}};
+      {"duplicates removed",
+       fmt::format("{} ({} near)", grouped(s.duplicates()), grouped(s.near_duplicates()))}};
   for (const auto& [k, v] : s.summary) rows.push_back({html_escape(k), html_escape(v)});
   out += "<section>\n" + html_table({}, "dd", rows) + "</section>\n";
 
@@ -590,7 +641,8 @@ std::string report_html(const DataStats& s) {
     rows.push_back(std::move(row));
   }
   out += html_table({"", "total", "mean", "p50", "p90", "p99", "min", "max"}, "lrrrrrrr", rows);
-  if (s.tokens().count() == 0) out += "<p class=\"note\">No tokenizer: tokens were not counted.</p>\n";
+  if (s.tokens().count() == 0)
+    out += "<p class=\"note\">No tokenizer: tokens were not counted.</p>\n";
   out += "</section>\n";
 
   out += "<section>\n<h2>Stages</h2>\n";
@@ -598,9 +650,10 @@ std::string report_html(const DataStats& s) {
     out += "<p class=\"note\">No stages recorded.</p>\n";
   } else {
     out += "<figure>\n" + svg_stages(s.stages);
-    out += "<figcaption class=\"legend\">Documents seen by each stage:<span class=\"bar\"></span>"
-           "unchanged<span class=\"bar2\"></span>modified<span class=\"drop\"></span>dropped"
-           "</figcaption>\n</figure>\n";
+    out +=
+        "<figcaption class=\"legend\">Documents seen by each stage:<span class=\"bar\"></span>"
+        "unchanged<span class=\"bar2\"></span>modified<span class=\"drop\"></span>dropped"
+        "</figcaption>\n</figure>\n";
     rows.clear();
     for (const StageRow& r : s.stages) {
       rows.push_back({html_escape(r.stage), grouped(r.seen), grouped(r.modified),
@@ -643,9 +696,10 @@ std::string report_html(const DataStats& s) {
                            fmt::format("{}: {} letters", name, grouped(n))});
       }
       docs.push_back({name, s.documents() ? static_cast<double>(d) / s.documents() : 0.0,
-                      percent(d, s.documents()), fmt::format("{}: {} documents", name, grouped(d))});
-      rows.push_back({name, grouped(n), percent(n, total_letters), grouped(d),
-                      percent(d, s.documents())});
+                      percent(d, s.documents()),
+                      fmt::format("{}: {} documents", name, grouped(d))});
+      rows.push_back(
+          {name, grouped(n), percent(n, total_letters), grouped(d), percent(d, s.documents())});
     }
     int64_t none = s.documents_by_script(Script::common);
     if (none > 0) {
@@ -662,8 +716,8 @@ std::string report_html(const DataStats& s) {
     out += "<figure>\n" + svg_bars(docs, "documents by dominant script") +
            "<figcaption>Share of documents by dominant script (the one with most letters)."
            "</figcaption>\n</figure>\n";
-    out += html_table({"script", "letters", "% of letters", "documents", "% of documents"},
-                      "lrrrr", rows);
+    out += html_table({"script", "letters", "% of letters", "documents", "% of documents"}, "lrrrr",
+                      rows);
   }
   out += "</section>\n";
 
@@ -673,15 +727,16 @@ std::string report_html(const DataStats& s) {
     out += "<p class=\"note\">No duplicates removed.</p>\n";
   } else {
     if (s.forgotten_groups() > 0) {
-      out += fmt::format("<p class=\"note\">Counts are lower bounds: {} rare groups were "
-                         "forgotten to bound memory (each had at most {} copies).</p>\n",
-                         grouped(s.forgotten_groups()), grouped(s.max_forgotten_count()));
+      out += fmt::format(
+          "<p class=\"note\">Counts are lower bounds: {} rare groups were "
+          "forgotten to bound memory (each had at most {} copies).</p>\n",
+          grouped(s.forgotten_groups()), grouped(s.max_forgotten_count()));
     }
     rows.clear();
     for (size_t i = 0; i < top.size(); ++i) {
-      rows.push_back({std::to_string(i + 1), grouped(top[i].count), duplicate_kind(top[i]),
-                      top[i].sample.empty() ? "<em>sample not kept</em>"
-                                            : html_escape(top[i].sample)});
+      rows.push_back(
+          {std::to_string(i + 1), grouped(top[i].count), duplicate_kind(top[i]),
+           top[i].sample.empty() ? "<em>sample not kept</em>" : html_escape(top[i].sample)});
     }
     out += html_table({"#", "copies removed", "kind", "sample"}, "rrls", rows);
   }
@@ -697,7 +752,8 @@ std::string report_html(const DataStats& s) {
     if (!s.first_problems.empty()) {
       rows.clear();
       for (const ProblemRow& p : s.first_problems) {
-        rows.push_back({html_escape(problem_place(p)), html_escape(p.kind), html_escape(p.message)});
+        rows.push_back(
+            {html_escape(problem_place(p)), html_escape(p.kind), html_escape(p.message)});
       }
       out += "<p class=\"note\">First problems:</p>\n";
       out += html_table({"where", "kind", "message"}, "dds", rows);

@@ -72,8 +72,8 @@ struct ProblemRow {
 // Copies of one text removed as duplicates, with a sample of it.
 struct DuplicateGroup {
   uint64_t group = 0;
-  int64_t count = 0;  // copies removed (the kept document not included)
-  int64_t near = 0;   // of which near-duplicates
+  int64_t count = 0;   // copies removed (the kept document not included)
+  int64_t near = 0;    // of which near-duplicates
   std::string sample;  // first 200 code points, valid UTF-8, "…" when cut; empty when not kept
 };
 
@@ -101,8 +101,8 @@ class DataStats {
   std::string title = "Data report";
   std::vector<std::pair<std::string, std::string>> summary;  // inputs, tokenizer, elapsed, ...
   int64_t input_files = 0, input_records = 0, input_bytes = 0;
-  std::map<std::string, int64_t> problem_counts;  // kind -> records
-  std::vector<ProblemRow> first_problems;         // the first few, for the report
+  std::map<std::string, int64_t> problem_counts;    // kind -> records
+  std::vector<ProblemRow> first_problems;           // the first few, for the report
   static constexpr size_t kMaxFirstProblems = 100;  // merge keeps at most this many
   std::vector<StageRow> stages;
 
