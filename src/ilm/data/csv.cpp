@@ -34,7 +34,8 @@ bool CsvReader::next(CsvRecord& record) {
   for (;; c = in_.get()) {
     if (quoted) {
       if (c == -1) {
-        record.error = fmt::format("the quoted field that starts on line {} is not closed", quote_line);
+        record.error =
+            fmt::format("the quoted field that starts on line {} is not closed", quote_line);
         return true;
       }
       if (c == '"') {

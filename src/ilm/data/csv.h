@@ -17,7 +17,7 @@ namespace ilm {
 
 struct CsvRecord {
   std::vector<std::string> fields;
-  int64_t line = 0;     // 1-based line where the record starts
+  int64_t line = 0;       // 1-based line where the record starts
   bool too_long = false;  // more than the limit's bytes: fields are incomplete
   std::string error;      // not empty: the record is malformed (an unterminated quote)
 };

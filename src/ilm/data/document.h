@@ -17,7 +17,8 @@ struct Document {
   std::string text;  // the text; for a chat record, its messages' contents joined by "\n\n"
   std::string file;  // the input path as given
   int64_t line = 0;  // 1-based line where the record (or this piece of a split one) starts
-  std::optional<std::string> label;  // the label field's value (numbers and bools as JSON spells them)
+  std::optional<std::string>
+      label;  // the label field's value (numbers and bools as JSON spells them)
   std::vector<ChatMessage> messages;  // a chat record's messages; empty otherwise
   nlohmann::json record;  // the whole JSON or CSV record, only with ReaderOptions::keep_record
 };

@@ -43,7 +43,8 @@ std::unique_ptr<InputStream> InputStream::open(const fs::path& path) {
   s->fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (s->fd_ < 0) unreadable(path, fmt::format("cannot open: {}", std::strerror(errno)));
   struct stat st {};
-  if (fstat(s->fd_, &st) != 0) unreadable(path, fmt::format("cannot stat: {}", std::strerror(errno)));
+  if (fstat(s->fd_, &st) != 0)
+    unreadable(path, fmt::format("cannot stat: {}", std::strerror(errno)));
   if (S_ISDIR(st.st_mode)) unreadable(path, "is a folder, expected a file");
   s->in_.reset(new char[kRawBuffer]);
   // The magic bytes decide; a short file is plain.
@@ -95,9 +96,15 @@ size_t InputStream::read(char* buf, size_t n) {
   if (n == 0 || finished_) return 0;
   size_t got = 0;
   switch (compression_) {
-    case Compression::none: got = read_raw(buf, n); break;
-    case Compression::gzip: got = read_gzip(buf, n); break;
-    case Compression::zstd: got = read_zstd(buf, n); break;
+    case Compression::none:
+      got = read_raw(buf, n);
+      break;
+    case Compression::gzip:
+      got = read_gzip(buf, n);
+      break;
+    case Compression::zstd:
+      got = read_zstd(buf, n);
+      break;
   }
   if (got == 0) finished_ = true;
   out_ += int64_t(got);

@@ -19,7 +19,9 @@ namespace ilm {
 class InputStreamError : public Error {
  public:
   InputStreamError(std::string kind, const std::filesystem::path& file, std::string detail)
-      : Error(fmt::format("{}: {}", file.string(), detail)), kind_(std::move(kind)), detail_(std::move(detail)) {}
+      : Error(fmt::format("{}: {}", file.string(), detail)),
+        kind_(std::move(kind)),
+        detail_(std::move(detail)) {}
   const std::string& kind() const { return kind_; }
   const std::string& detail() const { return detail_; }  // the message without the file
 
@@ -59,7 +61,7 @@ class InputStream {
   std::unique_ptr<char[]> in_;  // raw bytes not yet decompressed: in_[in_pos_, in_end_)
   size_t in_pos_ = 0, in_end_ = 0;
   bool raw_eof_ = false;
-  bool finished_ = false;  // the compressed stream ended cleanly and no bytes follow
+  bool finished_ = false;    // the compressed stream ended cleanly and no bytes follow
   bool frame_open_ = false;  // inside a gzip member or zstd frame not yet complete
   int64_t raw_read_ = 0, out_ = 0;
   struct Codec;

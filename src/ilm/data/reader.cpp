@@ -59,11 +59,16 @@ TextUnit text_unit_from_name(const std::string& name) {
 
 const char* input_format_name(InputFormat format) {
   switch (format) {
-    case InputFormat::automatic: return "auto";
-    case InputFormat::text: return "text";
-    case InputFormat::jsonl: return "jsonl";
-    case InputFormat::csv: return "csv";
-    case InputFormat::tsv: return "tsv";
+    case InputFormat::automatic:
+      return "auto";
+    case InputFormat::text:
+      return "text";
+    case InputFormat::jsonl:
+      return "jsonl";
+    case InputFormat::csv:
+      return "csv";
+    case InputFormat::tsv:
+      return "tsv";
   }
   return "?";
 }
@@ -196,9 +201,12 @@ class TextParser : public FileParser {
 
   bool step() override {
     switch (ctx_.options.text_unit) {
-      case TextUnit::file: return step_file();
-      case TextUnit::paragraph: return step_paragraph();
-      case TextUnit::line: return step_line();
+      case TextUnit::file:
+        return step_file();
+      case TextUnit::paragraph:
+        return step_paragraph();
+      case TextUnit::line:
+        return step_line();
     }
     return false;
   }
@@ -388,16 +396,17 @@ class JsonlParser : public FileParser {
                                keys.empty() ? "none" : join(keys)));
       return;
     } else {
-      ctx_.problem(line_no_, "not a string",
-                   fmt::format("field \"{}\" is {}, expected a string", opt.text_field,
-                               json_type(*text)));
+      ctx_.problem(
+          line_no_, "not a string",
+          fmt::format("field \"{}\" is {}, expected a string", opt.text_field, json_type(*text)));
       return;
     }
     if (!opt.label_field.empty()) {
       auto label = j.find(opt.label_field);
       std::string value;
       if (label == j.end() || label->is_null()) {
-        ctx_.problem(line_no_, "missing field", fmt::format("no label field \"{}\"", opt.label_field));
+        ctx_.problem(line_no_, "missing field",
+                     fmt::format("no label field \"{}\"", opt.label_field));
         return;
       }
       if (!label_of(*label, value)) {
@@ -562,10 +571,18 @@ struct DocumentReader::Impl {
         options.format == InputFormat::automatic ? format_of_path(path) : options.format;
     switch (format) {
       case InputFormat::automatic:
-      case InputFormat::text: parser = std::make_unique<TextParser>(*ctx); break;
-      case InputFormat::jsonl: parser = std::make_unique<JsonlParser>(*ctx); break;
-      case InputFormat::csv: parser = std::make_unique<TableParser>(*ctx, false); break;
-      case InputFormat::tsv: parser = std::make_unique<TableParser>(*ctx, true); break;
+      case InputFormat::text:
+        parser = std::make_unique<TextParser>(*ctx);
+        break;
+      case InputFormat::jsonl:
+        parser = std::make_unique<JsonlParser>(*ctx);
+        break;
+      case InputFormat::csv:
+        parser = std::make_unique<TableParser>(*ctx, false);
+        break;
+      case InputFormat::tsv:
+        parser = std::make_unique<TableParser>(*ctx, true);
+        break;
     }
     try {
       input->skip_bom();

@@ -27,7 +27,11 @@ namespace ilm {
 // automatic: by the extension under any .gz/.zst/.zstd: .jsonl/.json/.ndjson are JSON
 // Lines, .csv CSV, .tsv TSV, anything else plain text.
 enum class InputFormat { automatic, text, jsonl, csv, tsv };
-enum class TextUnit { file, paragraph, line };  // plain text: a whole file, blank-line-separated blocks, or lines
+enum class TextUnit {
+  file,
+  paragraph,
+  line
+};  // plain text: a whole file, blank-line-separated blocks, or lines
 enum class OnError { skip, fail };
 
 // "auto", "text", "jsonl", "csv", "tsv"; throws listing them on another name.

@@ -7,8 +7,7 @@ size_t document_cut(std::string_view text, size_t max_bytes) {
   // A blank line is a '\n' right after another '\n' (or after "\n\r").
   for (size_t i = limit; i-- > 1;) {
     if (text[i] != '\n') continue;
-    if (text[i - 1] == '\n' || (i >= 2 && text[i - 1] == '\r' && text[i - 2] == '\n'))
-      return i + 1;
+    if (text[i - 1] == '\n' || (i >= 2 && text[i - 1] == '\r' && text[i - 2] == '\n')) return i + 1;
   }
   for (size_t i = limit; i-- > 0;)
     if (text[i] == '\n') return i + 1;
