@@ -69,7 +69,7 @@ struct InputProblem {
 };
 
 struct ReadStats {
-  int64_t files = 0;      // files opened
+  int64_t files = 0;      // input files taken up, unreadable ones included
   int64_t records = 0;    // text units, JSONL lines (not blank) and CSV/TSV rows seen
   int64_t documents = 0;  // documents given
   int64_t skipped = 0;    // records and files skipped for a problem
