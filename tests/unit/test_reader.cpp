@@ -237,7 +237,8 @@ TEST(Reader, JsonlChatRecords) {
       "{\"messages\": [{\"role\": \"user\"}]}\n"
       "{\"messages\": [\"hi\"]}\n"
       "{\"messages\": [{\"role\": \"user\", \"content\": [1]}]}\n"
-      "{\"text\": \"plain\", \"messages\": [{\"role\": \"user\", \"content\": \"ignored\"}]}\n");
+      "{\"text\": \"plain\", \"messages\": [{\"role\": \"user\", \"content\": \"ignored\"}]}\n"
+      "{\"messages\": \"hello\"}\n");
   const Read r = read_all({f});
   ASSERT_EQ(r.docs.size(), 2u);
   EXPECT_EQ(r.docs[0].text, "Hi\n\nHello!");
@@ -246,18 +247,25 @@ TEST(Reader, JsonlChatRecords) {
   EXPECT_EQ(r.docs[0].messages[1].content, "Hello!");
   EXPECT_EQ(r.docs[1].text, "plain");  // a text field wins under text_field "text"
   EXPECT_TRUE(r.docs[1].messages.empty());
-  EXPECT_EQ(r.stats.problems.at("bad messages"), 4);
+  EXPECT_EQ(r.stats.problems.at("bad messages"), 5);
   const auto& p = r.stats.first_problems;
   EXPECT_EQ(p[0].line, 2);
   EXPECT_EQ(p[1].message, "messages[0].content is missing, expected a string");
   EXPECT_EQ(p[2].message, "messages[0] is string, expected an object");
   EXPECT_EQ(p[3].message, "messages[0].content is array, expected a string");
+  EXPECT_EQ(p[4].message, "\"messages\" is string, expected an array");
+  EXPECT_EQ(p[4].line, 7);
   // text_field "messages" asks for the chat even when a text field is there.
   ReaderOptions o;
   o.text_field = "messages";
   const Read r2 = read_all({f}, o);
   ASSERT_EQ(r2.docs.size(), 2u);
   EXPECT_EQ(r2.docs[1].text, "ignored");
+  ASSERT_EQ(r2.docs[1].messages.size(), 1u);
+  write(t.path / "nochat.jsonl", "{\"text\": \"no chat here\"}\n");
+  const Read r3 = read_all({t.path / "nochat.jsonl"}, o);
+  EXPECT_TRUE(r3.docs.empty());
+  EXPECT_EQ(r3.stats.first_problems.at(0).message, "no field \"messages\" (fields: text)");
 }
 
 // --- CSV and TSV ---

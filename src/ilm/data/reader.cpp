@@ -383,10 +383,13 @@ class JsonlParser : public FileParser {
     doc.line = line_no_;
     auto text = j.find(opt.text_field);
     auto messages = j.find("messages");
-    if (text != j.end() && text->is_string()) {
-      doc.text = text->get<std::string>();
-    } else if ((text == j.end() || opt.text_field == "messages") && messages != j.end() &&
-               messages->is_array()) {
+    const bool chat = opt.text_field == "messages" || (text == j.end() && messages != j.end());
+    if (chat && messages != j.end() && !messages->is_array()) {
+      ctx_.problem(line_no_, "bad messages",
+                   fmt::format("\"messages\" is {}, expected an array", json_type(*messages)));
+      return;
+    }
+    if (chat && messages != j.end()) {
       if (!read_messages(*messages, doc)) return;
     } else if (text == j.end()) {
       std::vector<std::string> keys;
@@ -395,11 +398,13 @@ class JsonlParser : public FileParser {
                    fmt::format("no field \"{}\" (fields: {})", opt.text_field,
                                keys.empty() ? "none" : join(keys)));
       return;
-    } else {
+    } else if (!text->is_string()) {
       ctx_.problem(
           line_no_, "not a string",
           fmt::format("field \"{}\" is {}, expected a string", opt.text_field, json_type(*text)));
       return;
+    } else {
+      doc.text = text->get<std::string>();
     }
     if (!opt.label_field.empty()) {
       auto label = j.find(opt.label_field);
