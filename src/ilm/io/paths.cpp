@@ -1,5 +1,6 @@
 #include "ilm/io/paths.h"
 
+#include <fnmatch.h>
 #include <glob.h>
 
 #include <algorithm>
@@ -10,6 +11,47 @@
 namespace fs = std::filesystem;
 
 namespace ilm {
+namespace {
+
+// Files under `dir` at any depth, without hidden ones (".git", ".DS_Store").
+std::vector<fs::path> files_under(const fs::path& dir, const std::string& extension) {
+  std::vector<fs::path> files;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::end(it); it.increment(ec)) {
+    if (it->path().filename().string().starts_with(".")) {
+      if (it->is_directory()) it.disable_recursion_pending();
+      continue;
+    }
+    if (it->is_regular_file() && (extension.empty() || it->path().extension() == extension))
+      files.push_back(it->path());
+  }
+  return files;
+}
+
+// "a/**/b*.txt": "**/" matches any number of folders (none included), as in bash's globstar.
+std::vector<fs::path> globstar(const std::string& pattern) {
+  const size_t at = pattern.find("**/");
+  const fs::path base = at == 0 ? fs::path(".") : fs::path(pattern.substr(0, at));
+  const std::string tail = pattern.substr(at + 3);
+  std::vector<fs::path> files;
+  std::error_code ec;
+  if (!fs::is_directory(base, ec)) return files;
+  for (const fs::path& f : files_under(base, "")) {
+    const std::string rel = f.lexically_relative(base).string();
+    // Try the tail against the relative path from each folder boundary.
+    for (size_t start = 0; start != std::string::npos;) {
+      if (fnmatch(tail.c_str(), rel.c_str() + start, FNM_PATHNAME) == 0) {
+        files.push_back(at == 0 ? fs::path(rel) : f);
+        break;
+      }
+      const size_t slash = rel.find('/', start);
+      start = slash == std::string::npos ? slash : slash + 1;
+    }
+  }
+  return files;
+}
+
+}  // namespace
 
 std::vector<fs::path> expand_inputs(const std::vector<std::string>& inputs,
                                     const std::string& extension) {
@@ -22,16 +64,18 @@ std::vector<fs::path> expand_inputs(const std::vector<std::string>& inputs,
   for (const std::string& in : inputs) {
     std::error_code ec;
     if (fs::is_directory(in, ec)) {
-      std::vector<fs::path> files;
-      for (const auto& e : fs::directory_iterator(in, ec))
-        if (e.is_regular_file() && (extension.empty() || e.path().extension() == extension))
-          files.push_back(e.path());
+      std::vector<fs::path> files = files_under(in, extension);
       ILM_CHECK(!files.empty(), "{}: the folder has no {}files", in,
                 extension.empty() ? "" : extension + " ");
       std::sort(files.begin(), files.end());
       for (auto& f : files) add(f);
     } else if (fs::exists(in, ec)) {
       add(in);
+    } else if (in.find("**/") != std::string::npos) {
+      std::vector<fs::path> files = globstar(in);
+      ILM_CHECK(!files.empty(), "{}: no matching files", in);
+      std::sort(files.begin(), files.end());
+      for (auto& f : files) add(f);
     } else {
       glob_t g{};
       int rc = glob(in.c_str(), 0, nullptr, &g);

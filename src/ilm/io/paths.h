@@ -1,5 +1,5 @@
-// Input paths as users give them: a file, a folder (its files, sorted), or a glob
-// pattern (its matches, sorted).
+// Input paths as users give them: a file, a folder (its files at any depth, sorted, hidden
+// ones left out), or a glob pattern (its matches, sorted; "**/" matches any folders).
 #pragma once
 
 #include <filesystem>
