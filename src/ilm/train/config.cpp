@@ -9,6 +9,7 @@
 
 #include "ilm/core/error.h"
 #include "ilm/io/file.h"
+#include "ilm/io/json_config.h"
 
 namespace ilm {
 
@@ -81,31 +82,10 @@ const Field* find_field(const std::string& key) {
   return nullptr;
 }
 
-// Levenshtein distance, for "did you mean".
-size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    cur[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j)
-      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] != b[j - 1])});
-    std::swap(prev, cur);
-  }
-  return prev[b.size()];
-}
-
 std::string suggestion(const std::string& key) {
-  const Field* best = nullptr;
-  size_t best_d = 4;
-  for (const Field& f : fields()) {
-    size_t d = edit_distance(key, f.key);
-    std::string k = f.key;
-    if (k.size() > key.size() && k.compare(k.size() - key.size(), key.size(), key) == 0 &&
-        k[k.size() - key.size() - 1] == '.')
-      d = 1;  // "n_layer" -> "model.n_layer"
-    if (d < best_d) best_d = d, best = &f;
-  }
-  return best ? fmt::format(" (did you mean '{}'?)", best->key) : "";
+  std::vector<std::string> known;
+  for (const Field& f : fields()) known.emplace_back(f.key);
+  return did_you_mean(key, known);
 }
 
 std::string value_to_string(const FieldPtr& p) {
