@@ -78,7 +78,7 @@ constexpr size_t kOffsetsAt = 64, kChatTokensAt = 96, kChatMasksAt = 118, kChatB
 
 TEST(ExampleSet, ChatRoundTripUint16) {
   TempDir dir;
-  const fs::path p = dir.path / "sub" / "train.exs";  // the parent folder is created
+  const fs::path p = dir.path / "sub" / "train.examples";  // the parent folder is created
   const std::vector<Example> examples = chat_examples(300);
   write_set(p, ExampleKind::chat, 300, 0, examples);
 
@@ -135,7 +135,7 @@ TEST(ExampleSet, ChatRoundTripUint16) {
 
 TEST(ExampleSet, ClassificationRoundTripUint32) {
   TempDir dir;
-  const fs::path p = dir.path / "val.exs";
+  const fs::path p = dir.path / "val.examples";
   const int32_t V = 128256;  // > 65536: uint32 tokens
   const std::vector<Example> examples = classification_examples(V);
   write_set(p, ExampleKind::classification, V, 3, examples);
@@ -168,7 +168,7 @@ TEST(ExampleSet, BothKindsAndBothWidths) {
   TempDir dir;
   for (int32_t V : {257, 65536, 65537, 200000}) {
     for (ExampleKind kind : {ExampleKind::chat, ExampleKind::classification}) {
-      const fs::path p = dir.path / fmt::format("{}-{}.exs", example_kind_name(kind), V);
+      const fs::path p = dir.path / fmt::format("{}-{}.examples", example_kind_name(kind), V);
       const bool is_chat = kind == ExampleKind::chat;
       const std::vector<Example> examples = is_chat ? chat_examples(V) : classification_examples(V);
       write_set(p, kind, V, is_chat ? 0 : 3, examples);
@@ -187,7 +187,7 @@ TEST(ExampleSet, BothKindsAndBothWidths) {
 
 TEST(ExampleSet, EmptySet) {
   TempDir dir;
-  const fs::path p = dir.path / "empty.exs";
+  const fs::path p = dir.path / "empty.examples";
   write_set(p, ExampleKind::chat, 257, 0, {});
   EXPECT_EQ(fs::file_size(p), 64u + 8);
   const ExampleSet s = ExampleSet::open(p);
@@ -198,7 +198,7 @@ TEST(ExampleSet, EmptySet) {
 
 TEST(ExampleSet, ManyExamplesStreamThroughTheScratchFiles) {
   TempDir dir;
-  const fs::path p = dir.path / "big.exs";
+  const fs::path p = dir.path / "big.examples";
   ExampleSetWriter w(p, ExampleKind::chat, 50257, 0);
   int64_t tokens = 0;
   for (int32_t i = 0; i < 20000; ++i) {
@@ -228,7 +228,7 @@ TEST(ExampleSet, ManyExamplesStreamThroughTheScratchFiles) {
 
 TEST(ExampleSetWriter, RefusesBadExamples) {
   TempDir dir;
-  const fs::path p = dir.path / "x.exs";
+  const fs::path p = dir.path / "x.examples";
   ExampleSetWriter c(p, ExampleKind::chat, 300, 0);
   c.add(chat({1}, {1}));
   auto chat_error = [&](Example e) { return error_of([&] { c.add(e); }); };
@@ -252,7 +252,7 @@ TEST(ExampleSetWriter, RefusesBadExamples) {
   EXPECT_NE(error_of([&] { c.finish(); }).find("twice"), std::string::npos);
   EXPECT_EQ(ExampleSet::open(p).size(), 1);
 
-  ExampleSetWriter k(dir.path / "k.exs", ExampleKind::classification, 300, 2);
+  ExampleSetWriter k(dir.path / "k.examples", ExampleKind::classification, 300, 2);
   EXPECT_NE(error_of([&] { k.add(labelled({1}, 2)); }).find("label 2 is out of range [0, 2)"),
             std::string::npos);
   EXPECT_NE(error_of([&] { k.add(labelled({1}, -1)); }).find("label -1 is out of range"),
@@ -274,7 +274,7 @@ TEST(ExampleSetWriter, RefusesBadExamples) {
 
 TEST(ExampleSetWriter, WithoutFinishLeavesTheOldFileAndNothingElse) {
   TempDir dir;
-  const fs::path p = dir.path / "train.exs";
+  const fs::path p = dir.path / "train.examples";
   write_set(p, ExampleKind::chat, 300, 0, chat_examples(300));
   const std::string before = read_file(p);
   {
@@ -300,13 +300,13 @@ class CorruptExampleSet : public ::testing::Test {
   }
   // Writes `bytes` as a file and expects opening it to fail with `want` in the message.
   void expect_refused(const std::string& bytes, const std::string& want) {
-    const fs::path p = dir.path / "corrupt.exs";
+    const fs::path p = dir.path / "corrupt.examples";
     write_bytes(p, bytes);
     expect_open_error(p, want);
   }
 
   TempDir dir;
-  fs::path chat_path = dir.path / "chat.exs", cls_path = dir.path / "cls.exs";
+  fs::path chat_path = dir.path / "chat.examples", cls_path = dir.path / "cls.examples";
   std::string chat_bytes, cls_bytes;
 };
 
@@ -416,6 +416,6 @@ TEST_F(CorruptExampleSet, TokensMasksAndLabels) {
 }
 
 TEST_F(CorruptExampleSet, MissingFile) {
-  const std::string e = error_of([&] { ExampleSet::open(dir.path / "none.exs"); });
-  EXPECT_NE(e.find("none.exs"), std::string::npos) << e;
+  const std::string e = error_of([&] { ExampleSet::open(dir.path / "none.examples"); });
+  EXPECT_NE(e.find("none.examples"), std::string::npos) << e;
 }

@@ -398,7 +398,7 @@ TEST(ClassificationExample, Truncation) {
 
 TEST(SupervisedToExampleSet, ChatRecordsRoundTrip) {
   TempDir dir;
-  const fs::path p = dir.path / "train.exs";
+  const fs::path p = dir.path / "train.examples";
   const std::vector<std::string> records = {
       R"({"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Yo"}]})",
       R"({"instruction": "Add.", "input": "2+2", "output": "4"})",
@@ -435,14 +435,14 @@ TEST(SupervisedToExampleSet, ClassificationRoundTrip) {
   const LabelMap labels = LabelMap::from_names({"neg", "pos"});
   const std::vector<std::pair<std::string, std::string>> rows = {
       {"good movie", "pos"}, {"bad movie", "neg"}, {"good", "pos"}};
-  ExampleSetWriter w(dir.path / "train.exs", ExampleKind::classification, wp.vocab_size(),
+  ExampleSetWriter w(dir.path / "train.examples", ExampleKind::classification, wp.vocab_size(),
                      labels.size());
   for (const auto& [text, label] : rows) {
     w.add(*classification_example(text, *labels.id(label), wp, {}));
   }
   w.finish();
   labels.save(dir.path / "label_map.json");
-  const ExampleSet s = ExampleSet::open(dir.path / "train.exs");
+  const ExampleSet s = ExampleSet::open(dir.path / "train.examples");
   const LabelMap loaded = LabelMap::load(dir.path / "label_map.json");
   EXPECT_EQ(s.num_labels(), loaded.size());
   EXPECT_EQ(s.ids(1), (std::vector<int32_t>{2, 7, 6, 3}));

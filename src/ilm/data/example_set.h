@@ -41,8 +41,8 @@ inline constexpr int32_t kExampleSetVersion = 1;
 inline constexpr int64_t kExampleSetHeaderBytes = 64;
 
 // Streams examples into one file. Tokens and masks go to unlinked scratch files beside `path`
-// as they come (so memory holds only 12 bytes per example); finish() writes the set to `path`
-// atomically. Destroyed without finish(), it leaves no file behind.
+// as they come (memory holds 8 bytes per example, 12 with labels); finish() writes the set to
+// `path` atomically. Destroyed without finish(), it writes nothing (an earlier file stays).
 class ExampleSetWriter {
  public:
   // num_labels: the number of classes L >= 1 for classification, 0 for chat.
