@@ -419,3 +419,31 @@ TEST_F(CorruptExampleSet, MissingFile) {
   const std::string e = error_of([&] { ExampleSet::open(dir.path / "none.examples"); });
   EXPECT_NE(e.find("none.examples"), std::string::npos) << e;
 }
+
+// Any single corrupted byte either is refused with an ilm::Error or (a token, mask or label
+// changed to another valid value) opens to a set whose every example reads back valid.
+TEST_F(CorruptExampleSet, EveryByteChangedOpensValidOrIsRefused) {
+  const fs::path p = dir.path / "corrupt.examples";
+  for (const std::string* original : {&chat_bytes, &cls_bytes}) {
+    for (size_t at = 0; at < original->size(); ++at) {
+      for (uint8_t value : {uint8_t(0), uint8_t(2), uint8_t(0xff)}) {
+        std::string b = *original;
+        if (uint8_t(b[at]) == value) continue;
+        b[at] = char(value);
+        write_bytes(p, b);
+        try {
+          const ExampleSet s = ExampleSet::open(p);
+          for (int64_t i = 0; i < s.size(); ++i) {
+            const Example e = s.example(i);
+            ASSERT_FALSE(e.ids.empty());
+            for (int32_t id : e.ids) ASSERT_TRUE(id >= 0 && id < s.vocab_size()) << at;
+            if (s.kind() == ExampleKind::classification) {
+              ASSERT_TRUE(e.label >= 0 && e.label < s.num_labels()) << at;
+            }
+          }
+        } catch (const Error&) {
+        }
+      }
+    }
+  }
+}
