@@ -121,7 +121,7 @@ void BM_stage_whitespace(benchmark::State& st) { run_stage(st, [](std::string& t
 void BM_stage_html(benchmark::State& st) { run_stage(st, [](std::string& t) { return clean::strip_html(t, true); }); }
 void BM_stage_length(benchmark::State& st) { run_stage(st, [](std::string& t) { return clean::count_code_points(t); }); }
 void BM_stage_letter_ratio(benchmark::State& st) { run_stage(st, [](std::string& t) { return clean::letter_ratio(t); }); }
-void BM_stage_script(benchmark::State& st) { run_stage(st, [](std::string& t) { return count_scripts(t).dominant(); }); }
+void BM_stage_script(benchmark::State& st) { run_stage(st, [](std::string& t) { return clean::script_counts(t).dominant(); }); }
 void BM_stage_repeated_lines(benchmark::State& st) { run_stage(st, [](std::string& t) { return clean::repeated_line_fraction(t); }); }
 void BM_stage_top_ngram(benchmark::State& st) { run_stage(st, [](std::string& t) { return clean::top_ngram_fraction(t); }); }
 void BM_stage_symbol_ratio(benchmark::State& st) { run_stage(st, [](std::string& t) { return clean::symbol_word_ratio(t); }); }

@@ -301,6 +301,14 @@ TEST(CleanScript, DominantAndFraction) {
   EXPECT_EQ(verdict({Script::cyrillic}, 0, three), "script");
 }
 
+TEST(CleanScript, TableCountsEqualCountScripts) {
+  for (const char* text : {"\u0645\u0631\u062D\u0628\u0627 hello \u043F\u0440\u0438 42 \u4E2D\u6587",
+                           "\u30AB\u30BF \uD55C\uAE00 \u0E44\u0E17\u0E22 \u05E2\u05D1 \u0939\u093F",
+                           "\U00020000 \U0001F600 \U0001D400 \u064E\u0640 \u1200"}) {
+    EXPECT_EQ(clean::script_counts(text).count, count_scripts(text).count) << text;
+  }
+}
+
 TEST(CleanRepetition, RepeatedLines) {
   // Lines aaaa, bb, aaaa, cccc: 8 of 14 characters in repeated lines = 0.5714.
   const std::string text = "aaaa\nbb\naaaa\n\n\ncccc";

@@ -145,7 +145,7 @@ std::string_view Cleaner::apply(std::string& text, CleanStats& stats) const {
   if (c.min_letter_ratio > 0 && !filter(clean::letter_ratio(text) >= c.min_letter_ratio))
     return kCleanStages[kLetterRatio];
   if (!c.scripts.empty()) {
-    const ScriptCounts counts = count_scripts(text);
+    const ScriptCounts counts = clean::script_counts(text);
     const Script dominant = counts.dominant();
     bool keep = std::find(c.scripts.begin(), c.scripts.end(), dominant) != c.scripts.end();
     if (keep && c.min_script_fraction > 0) {

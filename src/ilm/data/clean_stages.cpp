@@ -86,20 +86,73 @@ inline bool is_letter_or_mark(int category) {
 
 inline int category_of(char32_t cp) { return utf8proc_category(static_cast<utf8proc_int32_t>(cp)); }
 
+// What the filters ask of a code point, looked up in a table for the BMP: its Script in the
+// low 4 bits, and these classes.
+enum : uint8_t {
+  kScriptBits = 0x0F,
+  kLetterOrMark = 0x10,  // L*, M*
+  kInvisible = 0x20,     // Z*, Cf: not counted by letter_ratio
+  kAlnum = 0x40,         // L*, M*, N*: a word with one is no symbol word
+};
+
+uint8_t compute_info(char32_t c) {
+  const int category = category_of(c);
+  uint8_t info = static_cast<uint8_t>(script_of(c));
+  if (is_letter_or_mark(category)) info |= kLetterOrMark;
+  if ((category >= UTF8PROC_CATEGORY_ZS && category <= UTF8PROC_CATEGORY_ZP) ||
+      category == UTF8PROC_CATEGORY_CF)
+    info |= kInvisible;
+  if (category >= UTF8PROC_CATEGORY_LU && category <= UTF8PROC_CATEGORY_NO) info |= kAlnum;
+  return info;
+}
+
+const std::vector<uint8_t>& bmp_info() {
+  static const std::vector<uint8_t> table = [] {
+    std::vector<uint8_t> t(0x10000);
+    for (char32_t c = 0; c < 0x10000; ++c) t[c] = compute_info(c);
+    return t;
+  }();
+  return table;
+}
+
+inline uint8_t info_of(const std::vector<uint8_t>& bmp, char32_t c) {
+  return c < 0x10000 ? bmp[c] : compute_info(c);
+}
+
+constexpr auto kAsciiSpace = [] {
+  std::array<bool, 256> t{};
+  t[' '] = t['\t'] = t['\n'] = t['\r'] = t['\v'] = t['\f'] = true;
+  return t;
+}();
+
+// The length of the well-formed sequence at p[i] (non-ASCII) in its common two- and
+// three-byte forms, or 0: then scan_utf8 decides.
+inline int quick_utf8_length(const unsigned char* p, size_t i, size_t n) {
+  const unsigned b0 = p[i];
+  if (b0 >= 0xC2 && b0 <= 0xDF) return i + 1 < n && (p[i + 1] & 0xC0) == 0x80 ? 2 : 0;
+  if ((b0 >= 0xE1 && b0 <= 0xEC) || b0 == 0xEE || b0 == 0xEF)
+    return i + 2 < n && (p[i + 1] & 0xC0) == 0x80 && (p[i + 2] & 0xC0) == 0x80 ? 3 : 0;
+  return 0;
+}
+
 // ---- NFC --------------------------------------------------------------------------------
 
 // Code points NFC leaves alone whatever surrounds them, except that they may compose with
 // what follows: combining class 0, no canonical decomposition, never the second of a
 // composition. A text changes under NFC only around the others; each run of them is
 // normalized together with the stable code point before it (its possible starter).
+// Within a run, Unicode's NFC quick check answers most cases without utf8proc: when no code
+// point is a composition second or has a canonical decomposition ("maybe"), and the marks are
+// in canonical order, the run is already NFC (an Arabic letter with its harakat).
 class NfcStableTable {
  public:
-  NfcStableTable() : unstable_((0x110000 + 63) / 64) {
+  NfcStableTable() : unstable_(kWords), maybe_(kWords) {
     for (char32_t c = 0x80; c < 0x110000; ++c) {
       if (c >= 0xD800 && c <= 0xDFFF) continue;
       const utf8proc_property_t* p = utf8proc_get_property(static_cast<utf8proc_int32_t>(c));
       const bool canonical = p->decomp_seqindex != UINT16_MAX && p->decomp_type == 0;
-      if (p->combining_class != 0 || canonical) mark(c);
+      if (p->combining_class != 0) mark(unstable_, c);
+      if (canonical) mark(unstable_, c), mark(maybe_, c);
       if (canonical || (c >= 0xAC00 && c <= 0xD7A3)) {
         // Every code point after the first of a full canonical decomposition may be the
         // second of a composition (Hangul syllables decompose algorithmically).
@@ -107,19 +160,47 @@ class NfcStableTable {
         int boundclass = 0;
         utf8proc_ssize_t k = utf8proc_decompose_char(static_cast<utf8proc_int32_t>(c), parts, 8,
                                                      UTF8PROC_COMPOSE, &boundclass);
-        for (utf8proc_ssize_t j = 1; j < k && j < 8; ++j) mark(static_cast<char32_t>(parts[j]));
+        for (utf8proc_ssize_t j = 1; j < k && j < 8; ++j) {
+          mark(unstable_, static_cast<char32_t>(parts[j]));
+          mark(maybe_, static_cast<char32_t>(parts[j]));
+        }
       }
     }
-    for (char32_t c = 0x1100; c <= 0x11FF; ++c) mark(c);  // conjoining Hangul jamo
-    for (char32_t c = 0xA960; c <= 0xA97F; ++c) mark(c);
-    for (char32_t c = 0xD7B0; c <= 0xD7FF; ++c) mark(c);
+    for (auto [first, last] : {std::pair<char32_t, char32_t>{0x1100, 0x11FF},  // Hangul jamo
+                               {0xA960, 0xA97F},
+                               {0xD7B0, 0xD7FF}}) {
+      for (char32_t c = first; c <= last; ++c) mark(unstable_, c), mark(maybe_, c);
+    }
   }
-  bool stable(char32_t c) const { return !((unstable_[c >> 6] >> (c & 63)) & 1); }
+  bool stable(char32_t c) const { return !test(unstable_, c); }
+  bool maybe(char32_t c) const { return test(maybe_, c); }
 
  private:
-  void mark(char32_t c) { unstable_[c >> 6] |= uint64_t{1} << (c & 63); }
-  std::vector<uint64_t> unstable_;
+  static constexpr size_t kWords = (0x110000 + 63) / 64;
+  static void mark(std::vector<uint64_t>& bits, char32_t c) {
+    bits[c >> 6] |= uint64_t{1} << (c & 63);
+  }
+  static bool test(const std::vector<uint64_t>& bits, char32_t c) {
+    return (bits[c >> 6] >> (c & 63)) & 1;
+  }
+  std::vector<uint64_t> unstable_, maybe_;
 };
+
+// True when the run of unstable code points text[begin, end) is NFC by the quick check.
+bool nfc_quick_yes(const NfcStableTable& table, const unsigned char* p, size_t begin, size_t end) {
+  int last_class = 0;
+  for (size_t i = begin; i < end;) {
+    int length;
+    const char32_t c = decode(p + i, length);
+    if (table.maybe(c)) return false;
+    const int combining_class =
+        utf8proc_get_property(static_cast<utf8proc_int32_t>(c))->combining_class;
+    if (combining_class != 0 && combining_class < last_class) return false;
+    last_class = combining_class;
+    i += static_cast<size_t>(length);
+  }
+  return true;
+}
 
 const NfcStableTable& nfc_table() {
   static const NfcStableTable table;
@@ -310,9 +391,9 @@ void for_each_word(std::string_view text, F&& f) {
   const size_t n = text.size();
   size_t i = 0;
   while (i < n) {
-    while (i < n && is_ascii_space(static_cast<unsigned char>(text[i]))) ++i;
+    while (i < n && kAsciiSpace[static_cast<unsigned char>(text[i])]) ++i;
     const size_t begin = i;
-    while (i < n && !is_ascii_space(static_cast<unsigned char>(text[i]))) ++i;
+    while (i < n && !kAsciiSpace[static_cast<unsigned char>(text[i])]) ++i;
     if (i > begin) f(text.substr(begin, i - begin));
   }
 }
@@ -322,14 +403,23 @@ void for_each_word(std::string_view text, F&& f) {
 // ---- transforms -------------------------------------------------------------------------
 
 bool is_valid_utf8(std::string_view text) {
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  const size_t n = text.size();
   size_t i = 0;
-  while (true) {
-    i = skip_ascii(text, i);
-    if (i >= text.size()) return true;
-    const Utf8Scan s = scan_utf8(text, i);
-    if (s.status != Utf8Status::ok) return false;
-    i += static_cast<size_t>(s.length);
+  while (i < n) {
+    if (p[i] < 0x80) {
+      i = skip_ascii(text, i);
+      continue;
+    }
+    int length = quick_utf8_length(p, i, n);
+    if (length == 0) {
+      const Utf8Scan s = scan_utf8(text, i);
+      if (s.status != Utf8Status::ok) return false;
+      length = s.length;
+    }
+    i += static_cast<size_t>(length);
   }
+  return true;
 }
 
 bool repair_utf8(std::string& text) {
@@ -337,9 +427,14 @@ bool repair_utf8(std::string& text) {
   size_t i = 0, copied = 0;
   std::string out;
   bool changed = false;
+  const auto* p = reinterpret_cast<const unsigned char*>(in.data());
   while (true) {
     i = skip_ascii(in, i);
     if (i >= in.size()) break;
+    if (const int quick = quick_utf8_length(p, i, in.size())) {
+      i += static_cast<size_t>(quick);
+      continue;
+    }
     const Utf8Scan s = scan_utf8(in, i);
     if (s.status != Utf8Status::ok) {
       if (!changed) out.reserve(in.size() + 16), changed = true;
@@ -389,7 +484,8 @@ bool to_nfc(std::string& text) {
       if (d < 0x80 || table.stable(d)) break;
       end += static_cast<size_t>(length);
     }
-    if (nfc_span(in.substr(begin, end - begin), buffer, normalized)) {
+    if (!nfc_quick_yes(table, p, i, end) &&
+        nfc_span(in.substr(begin, end - begin), buffer, normalized)) {
       if (!changed) out.reserve(n + 16), changed = true;
       out.append(in.substr(copied, begin - copied));
       out.append(normalized);
@@ -444,6 +540,13 @@ bool strip_controls(std::string& text) {
 }
 
 bool normalize_whitespace(std::string& text) {
+  // 0: other bytes, 1: space or tab, 2: \n or \r.
+  static constexpr auto kClass = [] {
+    std::array<uint8_t, 256> t{};
+    t[' '] = t['\t'] = 1;
+    t['\n'] = t['\r'] = 2;
+    return t;
+  }();
   char* p = text.data();
   const size_t n = text.size();
   size_t w = 0;
@@ -451,20 +554,24 @@ bool normalize_whitespace(std::string& text) {
   size_t blank_begin = 0, blanks = 0;  // pending spaces and tabs of the current line
   bool started = false;
   bool changed = false;
-  for (size_t r = 0; r < n; ++r) {
+  size_t r = 0;
+  while (r < n) {
     const char c = p[r];
-    if (c == ' ' || c == '\t') {
+    const uint8_t cls = kClass[static_cast<unsigned char>(c)];
+    if (cls == 1) {
       if (blanks == 0) blank_begin = r;
       ++blanks;
+      ++r;
       continue;
     }
-    if (c == '\n' || c == '\r') {
+    if (cls == 2) {
       if (c == '\r') {
         changed = true;
         if (r + 1 < n && p[r + 1] == '\n') ++r;
       }
       if (blanks) changed = true, blanks = 0;  // trailing blanks of the line
       ++newlines;
+      ++r;
       continue;
     }
     if (!started) {
@@ -478,7 +585,15 @@ bool normalize_whitespace(std::string& text) {
       for (size_t k = 0; k < blanks; ++k) p[w++] = p[blank_begin + k];
       blanks = 0;
     }
-    p[w++] = c;
+    // The run of other bytes up to the next space or line end.
+    if (w == r) {
+      do ++r;
+      while (r < n && kClass[static_cast<unsigned char>(p[r])] == 0);
+      w = r;
+    } else {
+      do p[w++] = p[r++];
+      while (r < n && kClass[static_cast<unsigned char>(p[r])] == 0);
+    }
   }
   if (newlines || blanks) changed = true;  // trailing space of the document
   text.resize(w);
@@ -535,6 +650,7 @@ int64_t count_code_points(std::string_view text) {
 double letter_ratio(std::string_view text) {
   const auto* p = reinterpret_cast<const unsigned char*>(text.data());
   const size_t n = text.size();
+  const std::vector<uint8_t>& bmp = bmp_info();
   int64_t letters = 0, visible = 0;
   size_t i = 0;
   while (i < n) {
@@ -544,14 +660,11 @@ double letter_ratio(std::string_view text) {
       continue;
     }
     int length;
-    const char32_t c = decode(p + i, length);
+    const uint8_t info = info_of(bmp, decode(p + i, length));
     i += static_cast<size_t>(length);
-    const int category = category_of(c);
-    if ((category >= UTF8PROC_CATEGORY_ZS && category <= UTF8PROC_CATEGORY_ZP) ||
-        category == UTF8PROC_CATEGORY_CF)
-      continue;
+    if (info & kInvisible) continue;
     ++visible;
-    letters += is_letter_or_mark(category);
+    letters += (info & kLetterOrMark) != 0;
   }
   return visible ? static_cast<double>(letters) / static_cast<double>(visible) : 0.0;
 }
@@ -587,12 +700,11 @@ double repeated_line_fraction(std::string_view text) {
 
 double top_ngram_fraction(std::string_view text) {
   constexpr size_t N = 3;
-  thread_local std::vector<uint64_t> word_hash;
+  thread_local std::vector<uint64_t> word_hash, gram_hash, slot_key;
   thread_local std::vector<int64_t> word_chars;
-  thread_local std::vector<std::pair<uint64_t, size_t>> grams;  // (hash, first word)
+  thread_local std::vector<uint32_t> slot_count;
   word_hash.clear();
   word_chars.clear();
-  grams.clear();
   int64_t total = 0;
   for_each_word(text, [&](std::string_view word) {
     word_hash.push_back(XXH3_64bits(word.data(), word.size()));
@@ -601,34 +713,61 @@ double top_ngram_fraction(std::string_view text) {
     total += chars;
   });
   if (word_hash.size() < N + 1 || total == 0) return 0.0;
-  for (size_t w = 0; w + N <= word_hash.size(); ++w)
-    grams.emplace_back(XXH3_64bits(&word_hash[w], N * sizeof(uint64_t)), w);
-  std::sort(grams.begin(), grams.end());
-  // The most frequent 3-gram; among equally frequent ones, the longest.
-  size_t best_begin = 0, best_count = 0;
+  const size_t grams = word_hash.size() - N + 1;
+  gram_hash.resize(grams);
+  // Counts of each 3-gram in an open-addressing table (key 0 = empty slot).
+  size_t slots = 64;
+  while (slots < 2 * grams) slots *= 2;
+  if (slot_key.size() < slots) slot_key.resize(slots), slot_count.resize(slots);
+  std::fill(slot_key.begin(), slot_key.begin() + static_cast<std::ptrdiff_t>(slots), 0);
+  uint64_t best_hash = 0;
+  uint32_t best_count = 0;
   int64_t best_chars = 0;
-  for (size_t a = 0; a < grams.size();) {
-    size_t b = a + 1;
-    while (b < grams.size() && grams[b].first == grams[a].first) ++b;
-    const size_t w = grams[a].second;
+  for (size_t w = 0; w < grams; ++w) {
+    uint64_t h = word_hash[w] * 0x9E3779B97F4A7C15ull;
+    h = (h ^ (h >> 32) ^ word_hash[w + 1]) * 0xC2B2AE3D27D4EB4Full;
+    h = (h ^ (h >> 29) ^ word_hash[w + 2]) * 0x165667B19E3779F9ull;
+    h ^= h >> 32;
+    if (h == 0) h = 1;
+    gram_hash[w] = h;
+    size_t slot = h & (slots - 1);
+    while (slot_key[slot] != 0 && slot_key[slot] != h) slot = (slot + 1) & (slots - 1);
+    if (slot_key[slot] == 0) slot_key[slot] = h, slot_count[slot] = 0;
+    const uint32_t count = ++slot_count[slot];
+    // The most frequent 3-gram; among equally frequent ones, the longest.
     const int64_t chars = word_chars[w] + word_chars[w + 1] + word_chars[w + 2];
-    if (b - a > best_count || (b - a == best_count && chars > best_chars))
-      best_begin = a, best_count = b - a, best_chars = chars;
-    a = b;
+    if (count > best_count || (count == best_count && chars > best_chars))
+      best_hash = h, best_count = count, best_chars = chars;
   }
   if (best_count < 2) return 0.0;
   // Occurrences may overlap ("a a a a"): count each covered word once.
   int64_t covered = 0;
   size_t covered_end = 0;
-  for (size_t k = best_begin; k < best_begin + best_count; ++k) {
-    const size_t w = grams[k].second;
+  for (size_t w = 0; w < grams; ++w) {
+    if (gram_hash[w] != best_hash) continue;
     for (size_t j = std::max(w, covered_end); j < w + N; ++j) covered += word_chars[j];
-    covered_end = std::max(covered_end, w + N);
+    covered_end = w + N;
   }
   return static_cast<double>(covered) / static_cast<double>(total);
 }
 
+ScriptCounts script_counts(std::string_view text) {
+  const std::vector<uint8_t>& bmp = bmp_info();
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  const size_t n = text.size();
+  ScriptCounts counts;
+  size_t i = 0;
+  while (i < n) {
+    int length;
+    const char32_t c = decode(p + i, length);
+    ++counts.count[info_of(bmp, c) & kScriptBits];
+    i += static_cast<size_t>(length);
+  }
+  return counts;
+}
+
 double symbol_word_ratio(std::string_view text) {
+  const std::vector<uint8_t>& bmp = bmp_info();
   int64_t words = 0, symbol_words = 0;
   for_each_word(text, [&](std::string_view word) {
     ++words;
@@ -641,8 +780,7 @@ double symbol_word_ratio(std::string_view text) {
         continue;
       }
       int length;
-      const int category = category_of(decode(p + i, length));
-      if (category >= UTF8PROC_CATEGORY_LU && category <= UTF8PROC_CATEGORY_NO) return;
+      if (info_of(bmp, decode(p + i, length)) & kAlnum) return;
       i += static_cast<size_t>(length);
     }
     ++symbol_words;

@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 
+#include "ilm/data/script.h"
+
 namespace ilm::clean {
 
 // True when `text` is well-formed UTF-8 (scan_utf8's definition).
@@ -44,6 +46,8 @@ double repeated_line_fraction(std::string_view text);
 // occurrences of the most frequent word 3-gram (when it occurs at least twice) / code points
 // of all words.
 double top_ngram_fraction(std::string_view text);
+// count_scripts of valid UTF-8, with the scripts of the BMP looked up in a table.
+ScriptCounts script_counts(std::string_view text);
 // Words with no letter, mark or digit (#, ..., …, --, emoji) / words; 0 without words.
 double symbol_word_ratio(std::string_view text);
 
