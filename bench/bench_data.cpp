@@ -5,6 +5,7 @@
 //   build/bench/bench_data
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -114,17 +115,39 @@ void run_stage(benchmark::State& st, F&& stage) {
   set_rate(st);
 }
 
-void BM_stage_utf8(benchmark::State& st) { run_stage(st, [](std::string& t) { return clean::repair_utf8(t); }); }
-void BM_stage_nfc(benchmark::State& st) { run_stage(st, [](std::string& t) { return clean::to_nfc(t); }); }
-void BM_stage_control(benchmark::State& st) { run_stage(st, [](std::string& t) { return clean::strip_controls(t); }); }
-void BM_stage_whitespace(benchmark::State& st) { run_stage(st, [](std::string& t) { return clean::normalize_whitespace(t); }); }
-void BM_stage_html(benchmark::State& st) { run_stage(st, [](std::string& t) { return clean::strip_html(t, true); }); }
-void BM_stage_length(benchmark::State& st) { run_stage(st, [](std::string& t) { return clean::count_code_points(t); }); }
-void BM_stage_letter_ratio(benchmark::State& st) { run_stage(st, [](std::string& t) { return clean::letter_ratio(t); }); }
-void BM_stage_script(benchmark::State& st) { run_stage(st, [](std::string& t) { return clean::script_counts(t).dominant(); }); }
-void BM_stage_repeated_lines(benchmark::State& st) { run_stage(st, [](std::string& t) { return clean::repeated_line_fraction(t); }); }
-void BM_stage_top_ngram(benchmark::State& st) { run_stage(st, [](std::string& t) { return clean::top_ngram_fraction(t); }); }
-void BM_stage_symbol_ratio(benchmark::State& st) { run_stage(st, [](std::string& t) { return clean::symbol_word_ratio(t); }); }
+void BM_stage_utf8(benchmark::State& st) {
+  run_stage(st, [](std::string& t) { return clean::repair_utf8(t); });
+}
+void BM_stage_nfc(benchmark::State& st) {
+  run_stage(st, [](std::string& t) { return clean::to_nfc(t); });
+}
+void BM_stage_control(benchmark::State& st) {
+  run_stage(st, [](std::string& t) { return clean::strip_controls(t); });
+}
+void BM_stage_whitespace(benchmark::State& st) {
+  run_stage(st, [](std::string& t) { return clean::normalize_whitespace(t); });
+}
+void BM_stage_html(benchmark::State& st) {
+  run_stage(st, [](std::string& t) { return clean::strip_html(t, true); });
+}
+void BM_stage_length(benchmark::State& st) {
+  run_stage(st, [](std::string& t) { return clean::count_code_points(t); });
+}
+void BM_stage_letter_ratio(benchmark::State& st) {
+  run_stage(st, [](std::string& t) { return clean::letter_ratio(t); });
+}
+void BM_stage_script(benchmark::State& st) {
+  run_stage(st, [](std::string& t) { return clean::script_counts(t).dominant(); });
+}
+void BM_stage_repeated_lines(benchmark::State& st) {
+  run_stage(st, [](std::string& t) { return clean::repeated_line_fraction(t); });
+}
+void BM_stage_top_ngram(benchmark::State& st) {
+  run_stage(st, [](std::string& t) { return clean::top_ngram_fraction(t); });
+}
+void BM_stage_symbol_ratio(benchmark::State& st) {
+  run_stage(st, [](std::string& t) { return clean::symbol_word_ratio(t); });
+}
 BENCHMARK(BM_stage_utf8)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_stage_nfc)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_stage_control)->Unit(benchmark::kMillisecond);

@@ -53,12 +53,21 @@ Cleaner only(F&& set) {
 
 TEST(CleanUtf8, RepairReplacesEachMaximalSubpart) {
   bool changed = false;
-  EXPECT_EQ(run(clean::repair_utf8, "a\xFF" "b", &changed), "a\uFFFD" "b");
+  EXPECT_EQ(run(clean::repair_utf8,
+                "a\xFF"
+                "b",
+                &changed),
+            "a\uFFFD"
+            "b");
   EXPECT_TRUE(changed);
-  EXPECT_EQ(run(clean::repair_utf8, "x\xE2\x82"), "x\uFFFD");               // cut off at the end
-  EXPECT_EQ(run(clean::repair_utf8, "\xE2\x82" "A"), "\uFFFD" "A");         // valid prefix, then A
+  EXPECT_EQ(run(clean::repair_utf8, "x\xE2\x82"), "x\uFFFD");  // cut off at the end
+  EXPECT_EQ(run(clean::repair_utf8,
+                "\xE2\x82"
+                "A"),
+            "\uFFFD"
+            "A");  // valid prefix, then A
   EXPECT_EQ(run(clean::repair_utf8, "\xF0\x80\x80\x80"), "\uFFFD\uFFFD\uFFFD\uFFFD");  // overlong
-  EXPECT_EQ(run(clean::repair_utf8, "\xED\xA0\x80"), "\uFFFD\uFFFD\uFFFD");  // surrogate
+  EXPECT_EQ(run(clean::repair_utf8, "\xED\xA0\x80"), "\uFFFD\uFFFD\uFFFD");            // surrogate
   EXPECT_EQ(run(clean::repair_utf8, "\xF4\x90\x80\x80"), "\uFFFD\uFFFD\uFFFD\uFFFD");  // > U+10FFFF
   EXPECT_EQ(run(clean::repair_utf8, "\u0645\xC0\u0631"), "\u0645\uFFFD\u0631");
   EXPECT_EQ(run(clean::repair_utf8, "ok \u0645\u0631\u062D\u0628\u0627 \U0001F600", &changed),
@@ -87,7 +96,11 @@ TEST(CleanUtf8, DropPolicy) {
 
 TEST(CleanNfc, Composes) {
   bool changed = false;
-  EXPECT_EQ(run(clean::to_nfc, "caf" "e\u0301", &changed), "caf\u00E9");
+  EXPECT_EQ(run(clean::to_nfc,
+                "caf"
+                "e\u0301",
+                &changed),
+            "caf\u00E9");
   EXPECT_TRUE(changed);
   // Arabic hamza and madda compositions.
   EXPECT_EQ(run(clean::to_nfc, "\u0627\u0654"), "\u0623");
@@ -98,9 +111,9 @@ TEST(CleanNfc, Composes) {
   EXPECT_EQ(run(clean::to_nfc, "\u0633\u0627\u0654\u0644"), "\u0633\u0623\u0644");  // سأل
   // Canonical order of Arabic marks: fatha (class 30) before shadda (class 33).
   EXPECT_EQ(run(clean::to_nfc, "\u0628\u0651\u064E"), "\u0628\u064E\u0651");
-  EXPECT_EQ(run(clean::to_nfc, "\u2126"), "\u03A9");               // ohm sign: a singleton
-  EXPECT_EQ(run(clean::to_nfc, "\u1100\u1161\u11A8"), "\uAC01");   // Hangul jamo
-  EXPECT_EQ(run(clean::to_nfc, "\uAC00\u11A8"), "\uAC01");         // LV syllable + T
+  EXPECT_EQ(run(clean::to_nfc, "\u2126"), "\u03A9");                // ohm sign: a singleton
+  EXPECT_EQ(run(clean::to_nfc, "\u1100\u1161\u11A8"), "\uAC01");    // Hangul jamo
+  EXPECT_EQ(run(clean::to_nfc, "\uAC00\u11A8"), "\uAC01");          // LV syllable + T
   EXPECT_EQ(run(clean::to_nfc, "x\u0301\u0327"), "x\u0327\u0301");  // reordered, no composite
 }
 
@@ -112,8 +125,9 @@ TEST(CleanNfc, LeavesNfcAlone) {
       "\u0645\u06CC\u200C\u062E\u0648\u0627\u0647\u0645 \uFEFB \uFDF2";
   EXPECT_EQ(run(clean::to_nfc, arabic, &changed), arabic);
   EXPECT_FALSE(changed);
-  const std::string emoji = "\U0001F468\u200D\U0001F469\u200D\U0001F467 \U0001F3F3\uFE0F\u200D"
-                            "\U0001F308 \U0001F44D\U0001F3FD";
+  const std::string emoji =
+      "\U0001F468\u200D\U0001F469\u200D\U0001F467 \U0001F3F3\uFE0F\u200D"
+      "\U0001F308 \U0001F44D\U0001F3FD";
   EXPECT_EQ(run(clean::to_nfc, emoji, &changed), emoji);
   EXPECT_FALSE(changed);
   EXPECT_EQ(run(clean::to_nfc, "plain ASCII", &changed), "plain ASCII");
@@ -144,10 +158,10 @@ TEST(CleanNfc, MatchesUtf8procOnEveryCodePoint) {
 
 TEST(CleanNfc, MatchesUtf8procOnRandomMixes) {
   std::vector<char32_t> pool;
-  for (char32_t c : {U'a', U'e', U'o', U' ', U'\u00E9', U'\u0627', U'\u0648', U'\u064A',
-                     U'\u0628', U'\u0640', U'\u200C', U'\u200D', U'\u1100', U'\u1161',
-                     U'\u11A8', U'\uAC00', U'\u0B47', U'\u0B3E', U'\u0B57', U'\u0CC6',
-                     U'\u0CC2', U'\u0CD5', U'\u1FBF', U'\u3099', U'\u304B', U'\u0F73'})
+  for (char32_t c : {U'a',      U'e',      U'o',      U' ',      U'\u00E9', U'\u0627', U'\u0648',
+                     U'\u064A', U'\u0628', U'\u0640', U'\u200C', U'\u200D', U'\u1100', U'\u1161',
+                     U'\u11A8', U'\uAC00', U'\u0B47', U'\u0B3E', U'\u0B57', U'\u0CC6', U'\u0CC2',
+                     U'\u0CD5', U'\u1FBF', U'\u3099', U'\u304B', U'\u0F73'})
     pool.push_back(c);
   for (char32_t c = 0x0300; c <= 0x0345; ++c) pool.push_back(c);
   for (char32_t c = 0x064B; c <= 0x0655; ++c) pool.push_back(c);
@@ -164,8 +178,13 @@ TEST(CleanNfc, MatchesUtf8procOnRandomMixes) {
 
 TEST(CleanControl, RemovesControlsKeepsFormatCharacters) {
   bool changed = false;
-  EXPECT_EQ(run(clean::strip_controls,
-                std::string("\uFEFF" "a\x01" "b\x7F" "c\u0085" "d\u009F" "e\x00" "f", 20), &changed),
+  static const char kInput[] =
+      "\uFEFFa\x01"
+      "b\x7F"
+      "c\u0085d\u009F"
+      "e\x00"
+      "f";
+  EXPECT_EQ(run(clean::strip_controls, std::string(kInput, sizeof(kInput) - 1), &changed),
             "abcdef");
   EXPECT_TRUE(changed);
   // ZWNJ, ZWJ, RLM, LRM, ALM, bidi isolates, soft hyphen, tabs and line ends stay.
@@ -180,8 +199,8 @@ TEST(CleanControl, RemovesControlsKeepsFormatCharacters) {
 
 TEST(CleanWhitespace, LinesAndEnds) {
   bool changed = false;
-  EXPECT_EQ(run(clean::normalize_whitespace,
-                "  \n\nHello  \r\nworld\t\r\r\r\n\n  indented\n\n\n\n", &changed),
+  EXPECT_EQ(run(clean::normalize_whitespace, "  \n\nHello  \r\nworld\t\r\r\r\n\n  indented\n\n\n\n",
+                &changed),
             "Hello\nworld\n\n  indented");
   EXPECT_TRUE(changed);
   EXPECT_EQ(run(clean::normalize_whitespace, "a\rb"), "a\nb");
@@ -216,13 +235,14 @@ TEST(CleanHtml, EdgeCases) {
     clean::strip_html(t, drop_controls);
     return t;
   };
-  EXPECT_EQ(strip("a <b c"), "a <b c");             // never closed: text
+  EXPECT_EQ(strip("a <b c"), "a <b c");  // never closed: text
   EXPECT_EQ(strip("x <!-- never closed"), "x ");
   EXPECT_EQ(strip("&amp;lt; &unknown; & <3"), "&lt; &unknown; & <3");
   EXPECT_EQ(strip("&#0;&#xD800;&#x110000;&#99999999999;"), "\uFFFD\uFFFD\uFFFD\uFFFD");
-  EXPECT_EQ(strip("a&#1;b&#x81;c&#x9;d"), "abc\td");    // &#x81; is no Windows-1252 character
+  EXPECT_EQ(strip("a&#1;b&#x81;c&#x9;d"), "abc\td");  // &#x81; is no Windows-1252 character
   EXPECT_EQ(strip("&#x85;&#150;&#8364;"), "\u2026\u2013\u20AC");  // but &#x85; is
-  EXPECT_EQ(strip("a&#1;b", false), std::string("a\x01" "b"));
+  EXPECT_EQ(strip("a&#1;b", false), std::string("a\x01"
+                                                "b"));
   EXPECT_EQ(strip("<td>a</td><td>b</td>"), " a  b ");
   EXPECT_EQ(strip("<SCRIPT>x</SCRIPT>y<Style>z</STYLE >w"), "\ny\nw");
   EXPECT_EQ(strip("<script>never closed"), "");
@@ -287,7 +307,7 @@ TEST(CleanScript, DominantAndFraction) {
   };
   const std::string mixed = "\u0645\u0631\u062D\u0628\u0627 \u0628\u0643\u0645 hello";  // 8 : 5
   EXPECT_EQ(verdict({Script::arabic}, 0, mixed), "");
-  EXPECT_EQ(verdict({Script::arabic}, 0.6, mixed), "");       // 8/13 = 0.615
+  EXPECT_EQ(verdict({Script::arabic}, 0.6, mixed), "");  // 8/13 = 0.615
   EXPECT_EQ(verdict({Script::arabic}, 0.62, mixed), "script");
   EXPECT_EQ(verdict({Script::latin}, 0, mixed), "script");
   EXPECT_EQ(verdict({Script::arabic}, 0, "hello world \u0645\u0631\u062D\u0628\u0627"), "script");
@@ -302,9 +322,10 @@ TEST(CleanScript, DominantAndFraction) {
 }
 
 TEST(CleanScript, TableCountsEqualCountScripts) {
-  for (const char* text : {"\u0645\u0631\u062D\u0628\u0627 hello \u043F\u0440\u0438 42 \u4E2D\u6587",
-                           "\u30AB\u30BF \uD55C\uAE00 \u0E44\u0E17\u0E22 \u05E2\u05D1 \u0939\u093F",
-                           "\U00020000 \U0001F600 \U0001D400 \u064E\u0640 \u1200"}) {
+  for (const char* text :
+       {"\u0645\u0631\u062D\u0628\u0627 hello \u043F\u0440\u0438 42 \u4E2D\u6587",
+        "\u30AB\u30BF \uD55C\uAE00 \u0E44\u0E17\u0E22 \u05E2\u05D1 \u0939\u093F",
+        "\U00020000 \U0001F600 \U0001D400 \u064E\u0640 \u1200"}) {
     EXPECT_EQ(clean::script_counts(text).count, count_scripts(text).count) << text;
   }
 }
@@ -314,8 +335,9 @@ TEST(CleanRepetition, RepeatedLines) {
   const std::string text = "aaaa\nbb\naaaa\n\n\ncccc";
   EXPECT_DOUBLE_EQ(clean::repeated_line_fraction(text), 8.0 / 14.0);
   EXPECT_DOUBLE_EQ(clean::repeated_line_fraction("one line"), 0.0);
-  EXPECT_DOUBLE_EQ(clean::repeated_line_fraction("\u0633\u0644\u0627\u0645\nx\n\u0633\u0644\u0627\u0645"),
-                   8.0 / 9.0);
+  EXPECT_DOUBLE_EQ(
+      clean::repeated_line_fraction("\u0633\u0644\u0627\u0645\nx\n\u0633\u0644\u0627\u0645"),
+      8.0 / 9.0);
   auto verdict = [&](double max) {
     Cleaner cleaner = only([&](CleanConfig& c) { c.max_repeated_line_fraction = max; });
     CleanStats stats = cleaner.new_stats();
@@ -402,10 +424,10 @@ TEST(Cleaner, DefaultStagesAndCounts) {
   ASSERT_EQ(stats.stages.size(), 4u);
   EXPECT_EQ(stats.stages[0].stage, "utf8");
   EXPECT_EQ(stats.stages[3].stage, "whitespace");
-  std::string a = "e\u0301t\u00E9 \xFF ";   // utf8 + nfc + whitespace
-  std::string b = "  \r\n\t";                // emptied by whitespace
-  std::string d = "";                         // empty: dropped by utf8
-  std::string e = "\uFEFFclean";              // control
+  std::string a = "e\u0301t\u00E9 \xFF ";  // utf8 + nfc + whitespace
+  std::string b = "  \r\n\t";              // emptied by whitespace
+  std::string d = "";                      // empty: dropped by utf8
+  std::string e = "\uFEFFclean";           // control
   EXPECT_EQ(cleaner.apply(a, stats), "");
   EXPECT_EQ(a, "\u00E9t\u00E9 \uFFFD");
   EXPECT_EQ(cleaner.apply(b, stats), "whitespace");
@@ -439,6 +461,65 @@ TEST(Cleaner, DefaultStagesAndCounts) {
   EXPECT_EQ(empty.stages[0].seen, 14);
 }
 
+// Random bytes and fragments of markup: nothing crashes, what is kept is valid UTF-8, and
+// cleaning a kept document again changes nothing (without html, whose decoded "&lt;b&gt;" is
+// a tag the second time).
+TEST(Cleaner, RandomInputsAreValidAndStable) {
+  const char* const pieces[] = {"<p>",
+                                "</div>",
+                                "<script>x</script>",
+                                "<!--",
+                                "-->",
+                                "&amp;",
+                                "&#x627;",
+                                "&#1;",
+                                "\r\n",
+                                "\n\n\n",
+                                "  ",
+                                "\t",
+                                "\xFF",
+                                "\xE2\x82",
+                                "\u0627\u0654",
+                                "e\u0301",
+                                "\u200D",
+                                "\uFEFF",
+                                "\x01",
+                                "\u0085",
+                                "word",
+                                "\u0645\u0631\u062D\u0628\u0627",
+                                "#",
+                                "...",
+                                "\U0001F468"};
+  CleanConfig with_html;
+  with_html.strip_html = true;
+  with_html.max_repeated_line_fraction = 0.9;
+  with_html.max_top_ngram_fraction = 0.9;
+  with_html.max_symbol_ratio = 0.9;
+  with_html.min_letter_ratio = 0.1;
+  CleanConfig without_html = with_html;
+  without_html.strip_html = false;
+  const Cleaner html(with_html), plain(without_html);
+  CleanStats s1 = html.new_stats(), s2 = plain.new_stats();
+  std::mt19937 rng(3);
+  std::uniform_int_distribution<size_t> pick(0, std::size(pieces) - 1), len(0, 30);
+  for (int trial = 0; trial < 5000; ++trial) {
+    std::string text;
+    for (size_t k = len(rng); k > 0; --k) text += pieces[pick(rng)];
+    if (trial % 3 == 0 && !text.empty()) text[rng() % text.size()] ^= 0x80;
+    std::string a = text, b = text;
+    if (html.apply(a, s1).empty()) {
+      ASSERT_TRUE(clean::is_valid_utf8(a)) << text;
+    }
+    if (plain.apply(b, s2).empty()) {
+      ASSERT_TRUE(clean::is_valid_utf8(b)) << text;
+      std::string again = b;
+      CleanStats s3 = plain.new_stats();
+      ASSERT_EQ(plain.apply(again, s3), "") << text;
+      ASSERT_EQ(again, b) << text;
+    }
+  }
+}
+
 TEST(Cleaner, ValidatesConfig) {
   auto error = [](auto set) {
     CleanConfig c;
@@ -449,8 +530,9 @@ TEST(Cleaner, ValidatesConfig) {
             std::string::npos);
   EXPECT_NE(error([](CleanConfig& c) { c.max_symbol_ratio = -0.1; }).find("clean.max_symbol_ratio"),
             std::string::npos);
-  EXPECT_NE(error([](CleanConfig& c) { c.min_chars = 10, c.max_chars = 5; }).find("clean.min_chars"),
-            std::string::npos);
+  EXPECT_NE(
+      error([](CleanConfig& c) { c.min_chars = 10, c.max_chars = 5; }).find("clean.min_chars"),
+      std::string::npos);
   EXPECT_NE(error([](CleanConfig& c) { c.max_chars = -1; }).find("clean.max_chars"),
             std::string::npos);
   EXPECT_NE(error([](CleanConfig& c) { c.min_script_fraction = 0.5; }).find("clean.scripts"),
@@ -489,15 +571,17 @@ TEST(CleanConfigJson, Errors) {
   EXPECT_EQ(error(R"({"min_char": 5})"),
             "data.yaml: clean: unknown key 'min_char' (did you mean 'min_chars'?)");
   EXPECT_NE(error(R"({"colour": 5})").find("known keys: invalid_utf8"), std::string::npos);
-  EXPECT_EQ(error(R"({"nfc": "yes"})"), "data.yaml: clean.nfc: expected true or false, got \"yes\"");
+  EXPECT_EQ(error(R"({"nfc": "yes"})"),
+            "data.yaml: clean.nfc: expected true or false, got \"yes\"");
   EXPECT_EQ(error(R"({"min_chars": 1.5})"),
             "data.yaml: clean.min_chars: expected a whole number of characters, got 1.5");
   EXPECT_EQ(error(R"({"max_symbol_ratio": "0.1"})"),
             "data.yaml: clean.max_symbol_ratio: expected a number, got \"0.1\"");
   EXPECT_EQ(error(R"({"invalid_utf8": "fix"})"),
             "data.yaml: clean.invalid_utf8: expected \"repair\" or \"drop\", got \"fix\"");
-  EXPECT_NE(error(R"({"scripts": "Arabic"})").find("clean.scripts: expected a list of script names"),
-            std::string::npos);
+  EXPECT_NE(
+      error(R"({"scripts": "Arabic"})").find("clean.scripts: expected a list of script names"),
+      std::string::npos);
   EXPECT_NE(error(R"({"scripts": ["Klingon"]})").find("clean.scripts: unknown script 'Klingon'"),
             std::string::npos);
   EXPECT_NE(error(R"({"min_letter_ratio": 2})")

@@ -49,8 +49,10 @@ void CleanStats::merge(const CleanStats& other) {
 
 Cleaner::Cleaner(CleanConfig config) : config_(std::move(config)) {
   const CleanConfig& c = config_;
-  ILM_CHECK(c.min_chars >= 0, "clean.min_chars: expected 0 (no bound) or more, got {}", c.min_chars);
-  ILM_CHECK(c.max_chars >= 0, "clean.max_chars: expected 0 (no bound) or more, got {}", c.max_chars);
+  ILM_CHECK(c.min_chars >= 0, "clean.min_chars: expected 0 (no bound) or more, got {}",
+            c.min_chars);
+  ILM_CHECK(c.max_chars >= 0, "clean.max_chars: expected 0 (no bound) or more, got {}",
+            c.max_chars);
   ILM_CHECK(c.max_chars == 0 || c.min_chars <= c.max_chars,
             "clean.min_chars: {} is above clean.max_chars {}", c.min_chars, c.max_chars);
   check_fraction(c.min_letter_ratio, "min_letter_ratio");
@@ -125,8 +127,7 @@ std::string_view Cleaner::apply(std::string& text, CleanStats& stats) const {
   if (c.nfc && !transform([&] { return clean::to_nfc(text); })) return kCleanStages[kNfc];
   if (c.strip_control && !transform([&] { return clean::strip_controls(text); }))
     return kCleanStages[kControl];
-  if (c.normalize_whitespace &&
-      !transform([&] { return clean::normalize_whitespace(text); }))
+  if (c.normalize_whitespace && !transform([&] { return clean::normalize_whitespace(text); }))
     return kCleanStages[kWhitespace];
   if (c.strip_html && !transform([&] {
         if (!clean::strip_html(text, c.strip_control)) return false;
@@ -200,8 +201,8 @@ size_t edit_distance(std::string_view a, std::string_view b) {
   for (size_t i = 1; i <= a.size(); ++i) {
     current[0] = i;
     for (size_t j = 1; j <= b.size(); ++j)
-      current[j] = std::min({previous[j] + 1, current[j - 1] + 1,
-                             previous[j - 1] + (a[i - 1] != b[j - 1] ? 1 : 0)});
+      current[j] = std::min(
+          {previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] != b[j - 1] ? 1 : 0)});
     std::swap(previous, current);
   }
   return previous[b.size()];
@@ -218,7 +219,7 @@ std::string known_keys() {
 
 std::string script_names() {
   std::string out;
-  for (int i = 1; i < kScriptCount; ++i) {
+  for (int i = 0; i < kScriptCount; ++i) {
     if (!out.empty()) out += ", ";
     out += script_name(static_cast<Script>(i));
   }
@@ -300,8 +301,8 @@ CleanConfig clean_config_from_json(const nlohmann::json& j, const std::string& s
                   script_names(), shown(v));
         config.scripts.clear();
         for (const nlohmann::json& s : v) {
-          ILM_CHECK(s.is_string(), "{}: expected a script name ({}), got {}", where,
-                    script_names(), shown(s));
+          ILM_CHECK(s.is_string(), "{}: expected a script name ({}), got {}", where, script_names(),
+                    shown(s));
           const std::optional<Script> script = script_from_name(s.get<std::string>());
           ILM_CHECK(script.has_value(), "{}: unknown script '{}' (scripts: {})", where,
                     s.get<std::string>(), script_names());

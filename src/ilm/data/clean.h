@@ -43,13 +43,13 @@ struct CleanConfig {
   // Drops tags, <script>/<style> contents and comments; decodes &amp; &lt; &gt; &quot; &#39;
   // &apos; &nbsp; and numeric references.
   bool strip_html = false;
-  int64_t min_chars = 0, max_chars = 0;  // code points after the above; 0 = no bound
-  double min_letter_ratio = 0;           // letters (L*, M*) / visible code points; 0 = off
-  std::vector<Script> scripts;           // allowed dominant scripts; empty = all
-  double min_script_fraction = 0;        // letters of `scripts` / all letters; 0 = off
+  int64_t min_chars = 0, max_chars = 0;   // code points after the above; 0 = no bound
+  double min_letter_ratio = 0;            // letters (L*, M*) / visible code points; 0 = off
+  std::vector<Script> scripts;            // allowed dominant scripts; empty = all
+  double min_script_fraction = 0;         // letters of `scripts` / all letters; 0 = off
   double max_repeated_line_fraction = 0;  // characters in lines seen twice or more; 0 = off
-  double max_top_ngram_fraction = 0;  // word characters covered by the top word 3-gram; 0 = off
-  double max_symbol_ratio = 0;        // punctuation/symbol-only words per word; 0 = off
+  double max_top_ngram_fraction = 0;      // word characters covered by the top word 3-gram; 0 = off
+  double max_symbol_ratio = 0;            // punctuation/symbol-only words per word; 0 = off
 };
 
 // The stage names, in the order they run.

@@ -78,13 +78,17 @@ inline bool is_ascii_space(unsigned char b) {
   return b == ' ' || b == '\t' || b == '\n' || b == '\r' || b == '\v' || b == '\f';
 }
 
-inline bool is_ascii_alpha(unsigned char b) { return ((b | 0x20) >= 'a' && (b | 0x20) <= 'z'); }
+inline bool is_ascii_alpha(unsigned char b) {
+  return ((b | 0x20) >= 'a' && (b | 0x20) <= 'z');
+}
 
 inline bool is_letter_or_mark(int category) {
   return category >= UTF8PROC_CATEGORY_LU && category <= UTF8PROC_CATEGORY_ME;
 }
 
-inline int category_of(char32_t cp) { return utf8proc_category(static_cast<utf8proc_int32_t>(cp)); }
+inline int category_of(char32_t cp) {
+  return utf8proc_category(static_cast<utf8proc_int32_t>(cp));
+}
 
 // What the filters ask of a code point, looked up in a table for the BMP: its Script in the
 // low 4 bits, and these classes.
@@ -224,7 +228,8 @@ bool nfc_span(std::string_view span, std::vector<utf8proc_int32_t>& buffer, std:
   out.clear();
   char utf8[4];
   for (utf8proc_ssize_t j = 0; j < k; ++j)
-    out.append(utf8, static_cast<size_t>(encode(static_cast<char32_t>(buffer[static_cast<size_t>(j)]), utf8)));
+    out.append(utf8, static_cast<size_t>(
+                         encode(static_cast<char32_t>(buffer[static_cast<size_t>(j)]), utf8)));
   return out != span;
 }
 
@@ -283,15 +288,17 @@ Entity parse_entity(std::string_view text, size_t i) {
     std::string_view name;
     char32_t cp;
   };
-  static constexpr Named kNamed[] = {{"amp;", '&'},   {"lt;", '<'},    {"gt;", '>'},
-                                     {"quot;", '"'},  {"apos;", '\''}, {"nbsp;", ' '}};
+  static constexpr Named kNamed[] = {{"amp;", '&'},  {"lt;", '<'},    {"gt;", '>'},
+                                     {"quot;", '"'}, {"apos;", '\''}, {"nbsp;", ' '}};
   const std::string_view rest = text.substr(j);
   for (const Named& e : kNamed)
     if (rest.substr(0, e.name.size()) == e.name) return {e.cp, 1 + e.name.size()};
   return {0, 0};
 }
 
-inline char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
+inline char ascii_lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+}
 
 // Case-insensitive find of the ASCII `needle` (lower case) in text from `from`; npos if none.
 size_t find_ascii_nocase(std::string_view text, std::string_view needle, size_t from) {
@@ -327,9 +334,10 @@ size_t tag_end(std::string_view text, size_t i) {
 enum class TagKind { none, inline_tag, block, cell };
 
 constexpr std::string_view kBlockTags[] = {
-    "address", "article", "aside", "blockquote", "br", "dd", "div", "dl", "dt", "figcaption",
-    "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "li", "main",
-    "nav", "ol", "p", "pre", "section", "table", "title", "tr", "ul"};
+    "address", "article",    "aside",  "blockquote", "br",    "dd",    "div",  "dl",
+    "dt",      "figcaption", "figure", "footer",     "form",  "h1",    "h2",   "h3",
+    "h4",      "h5",         "h6",     "header",     "hr",    "li",    "main", "nav",
+    "ol",      "p",          "pre",    "section",    "table", "title", "tr",   "ul"};
 
 struct Markup {
   TagKind kind;
@@ -550,7 +558,7 @@ bool normalize_whitespace(std::string& text) {
   char* p = text.data();
   const size_t n = text.size();
   size_t w = 0;
-  size_t newlines = 0;                // pending, not yet written
+  size_t newlines = 0;                 // pending, not yet written
   size_t blank_begin = 0, blanks = 0;  // pending spaces and tabs of the current line
   bool started = false;
   bool changed = false;
