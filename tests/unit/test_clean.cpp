@@ -237,6 +237,8 @@ TEST(CleanHtml, EdgeCases) {
   };
   EXPECT_EQ(strip("a <b c"), "a <b c");  // never closed: text
   EXPECT_EQ(strip("x <!-- never closed"), "x ");
+  EXPECT_EQ(strip("x <a title=\"unbalanced>y"), "x y");
+  EXPECT_EQ(strip("a<b c<d <!x <?y"), "a<b c<d <!x <?y");  // no '>' anywhere
   EXPECT_EQ(strip("&amp;lt; &unknown; & <3"), "&lt; &unknown; & <3");
   EXPECT_EQ(strip("&#0;&#xD800;&#x110000;&#99999999999;"), "\uFFFD\uFFFD\uFFFD\uFFFD");
   EXPECT_EQ(strip("a&#1;b&#x81;c&#x9;d"), "abc\td");  // &#x81; is no Windows-1252 character

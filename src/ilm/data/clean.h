@@ -77,7 +77,8 @@ class Cleaner {
   // Zeroed counts, one per enabled stage.
   CleanStats new_stats() const;
   // Cleans `text` in place. Returns the name of the stage that dropped the document, or an
-  // empty view when it is kept. Thread-safe: one CleanStats per thread, merged afterwards.
+  // empty view when it is kept. Thread-safe: one CleanStats per thread, merged afterwards;
+  // an empty CleanStats is set to new_stats() on first use.
   std::string_view apply(std::string& text, CleanStats& stats) const;
 
  private:

@@ -313,10 +313,14 @@ size_t find_ascii_nocase(std::string_view text, std::string_view needle, size_t 
 }
 
 // The '>' that ends the tag starting at text[i] == '<', skipping quoted attribute values;
-// npos when there is none.
-size_t tag_end(std::string_view text, size_t i) {
+// npos when there is none. `last_gt` is the text's last '>': with none after i, text full of
+// "a<b" costs no scan per '<'; quotes are followed for 64 KiB at most, so that neither do
+// unbalanced ones.
+size_t tag_end(std::string_view text, size_t i, size_t last_gt) {
+  if (last_gt == std::string_view::npos || last_gt < i) return std::string_view::npos;
   char quote = 0;
-  for (size_t j = i + 1; j < text.size(); ++j) {
+  const size_t limit = std::min(last_gt + 1, i + 65536);
+  for (size_t j = i + 1; j < limit; ++j) {
     const char c = text[j];
     if (quote) {
       if (c == quote) quote = 0;
@@ -346,7 +350,7 @@ struct Markup {
 
 // What starts at text[i] == '<': a tag, comment, declaration or script/style element (with
 // its end), or none when the '<' is text ("a < b", "<3", a tag never closed).
-Markup parse_markup(std::string_view text, size_t i) {
+Markup parse_markup(std::string_view text, size_t i, size_t last_gt) {
   const size_t n = text.size();
   if (i + 1 >= n) return {TagKind::none, 0};
   const char next = text[i + 1];
@@ -355,7 +359,8 @@ Markup parse_markup(std::string_view text, size_t i) {
     return {TagKind::inline_tag, close == std::string_view::npos ? n : close + 3};
   }
   if (next == '!' || next == '?') {
-    const size_t close = text.find('>', i + 2);
+    const size_t close = last_gt == std::string_view::npos || last_gt < i ? std::string_view::npos
+                                                                          : text.find('>', i + 2);
     if (close == std::string_view::npos) return {TagKind::none, 0};
     return {TagKind::inline_tag, close + 1};
   }
@@ -370,7 +375,7 @@ Markup parse_markup(std::string_view text, size_t i) {
     ++name_length;
     ++j;
   }
-  const size_t close = tag_end(text, i);
+  const size_t close = tag_end(text, i, last_gt);
   if (close == std::string_view::npos) return {TagKind::none, 0};
   const std::string_view tag(name, std::min(name_length, sizeof(name)));
   if (name_length <= sizeof(name) && !closing && (tag == "script" || tag == "style") &&
@@ -614,13 +619,14 @@ bool strip_html(std::string& text, bool drop_controls) {
   while (r < n && text[r] != '<' && text[r] != '&') ++r;
   if (r == n) return false;
   const std::string_view in = text;  // reads stay ahead of writes: every rewrite shrinks
+  const size_t last_gt = in.rfind('>');
   char* p = text.data();
   size_t w = r;
   bool changed = false;
   while (r < n) {
     const char c = p[r];
     if (c == '<') {
-      const Markup m = parse_markup(in, r);
+      const Markup m = parse_markup(in, r, last_gt);
       if (m.kind != TagKind::none) {
         if (m.kind == TagKind::block) p[w++] = '\n';
         if (m.kind == TagKind::cell) p[w++] = ' ';
