@@ -177,9 +177,6 @@ void BM_cleaner(benchmark::State& st) {
   const Cleaner cleaner(c);
   CleanStats stats = cleaner.new_stats();
   run_stage(st, [&](std::string& t) { return cleaner.apply(t, stats).size(); });
-  st.counters["MB/s"] = benchmark::Counter(static_cast<double>(corpus_bytes()),
-                                           benchmark::Counter::kIsIterationInvariantRate,
-                                           benchmark::Counter::kIs1000);
   st.SetLabel(st.range(0) == 1 ? "all stages" : "default stages");
 }
 BENCHMARK(BM_cleaner)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
