@@ -9,6 +9,7 @@
 
 #include "ilm/core/error.h"
 #include "ilm/data/clean_stages.h"
+#include "ilm/io/json_config.h"
 
 namespace ilm {
 namespace {
@@ -195,19 +196,6 @@ constexpr Key kKeys[] = {
     {"max_symbol_ratio", KeyType::number},
 };
 
-size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<size_t> previous(b.size() + 1), current(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) previous[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    current[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j)
-      current[j] = std::min(
-          {previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] != b[j - 1] ? 1 : 0)});
-    std::swap(previous, current);
-  }
-  return previous[b.size()];
-}
-
 std::string known_keys() {
   std::string out;
   for (const Key& k : kKeys) {
@@ -247,13 +235,10 @@ CleanConfig clean_config_from_json(const nlohmann::json& j, const std::string& s
     for (const Key& k : kKeys)
       if (k.name == name) key = &k;
     if (!key) {
-      const Key* best = nullptr;
-      size_t best_distance = 4;
-      for (const Key& k : kKeys) {
-        const size_t d = edit_distance(name, k.name);
-        if (d < best_distance) best_distance = d, best = &k;
-      }
-      if (best) fail("{}: clean: unknown key '{}' (did you mean '{}'?)", source, name, best->name);
+      std::vector<std::string> names;
+      for (const Key& k : kKeys) names.emplace_back(k.name);
+      const std::string suggestion = did_you_mean(name, names);
+      if (!suggestion.empty()) fail("{}: clean: unknown key '{}'{}", source, name, suggestion);
       fail("{}: clean: unknown key '{}' (known keys: {})", source, name, known_keys());
     }
     const std::string where = fmt::format("{}: clean.{}", source, name);
