@@ -144,7 +144,8 @@ TEST(Q8_0, RoundTripWithinHalfAScale) {
       EXPECT_NEAR(d, amax / 127.0f, amax / 127.0f * 1e-3f);  // d is max|x|/127 in f16
       for (int i = 0; i < 32; ++i) {
         const size_t k = size_t(b * 32 + i);
-        EXPECT_LE(std::fabs(x[k] - back[k]), d / 2 * (1 + 1e-5f)) << "scale " << scale << " at " << k;
+        EXPECT_LE(std::fabs(x[k] - back[k]), d / 2 * (1 + 1e-5f))
+            << "scale " << scale << " at " << k;
       }
     }
   }
@@ -160,7 +161,8 @@ TEST(Q8_0, RangeCheck) {
   EXPECT_EQ(ilm::cpu::q8_0_check_range(x.data(), 32), 3);
 }
 
-// ---- writer: exact bytes ---------------------------------------------------------------------------
+// ---- writer: exact bytes
+// ---------------------------------------------------------------------------
 
 TEST(Gguf, WritesTheExactLayout) {
   TempDir dir;
@@ -184,9 +186,9 @@ TEST(Gguf, TensorsAreLaidOutAligned) {
   GgufWriter w;
   w.add_kv("general.alignment", uint32_t{64});
   std::vector<float> a(3, 1.0f), c(32, 2.0f);
-  w.add_tensor("a", {3}, GgmlType::f32, a.data());     // 12 bytes, padded to 64
+  w.add_tensor("a", {3}, GgmlType::f32, a.data());    // 12 bytes, padded to 64
   w.add_tensor("c", {32}, GgmlType::q8_0, c.data());  // 34 bytes at 64
-  w.add_tensor("e", {3}, GgmlType::f16, a.data());     // 6 bytes at 128
+  w.add_tensor("e", {3}, GgmlType::f16, a.data());    // 6 bytes at 128
   w.write(dir.path / "x.gguf");
   GgufFile f = GgufFile::open(dir.path / "x.gguf");
   EXPECT_EQ(f.alignment(), 64u);
@@ -198,7 +200,8 @@ TEST(Gguf, TensorsAreLaidOutAligned) {
   EXPECT_EQ(fs::file_size(dir.path / "x.gguf"), f.data_offset() + 192);
 }
 
-// ---- round trip ------------------------------------------------------------------------------------
+// ---- round trip
+// ------------------------------------------------------------------------------------
 
 TEST(Gguf, RoundTripsEveryMetadataType) {
   TempDir dir;
@@ -239,8 +242,8 @@ TEST(Gguf, RoundTripsEveryMetadataType) {
   ASSERT_EQ(f.kvs().size(), kvs.size());
   for (size_t i = 0; i < kvs.size(); ++i) {
     EXPECT_EQ(f.kvs()[i].first, kvs[i].first);
-    EXPECT_TRUE(f.kvs()[i].second == kvs[i].second) << kvs[i].first << ": "
-                                                    << f.kvs()[i].second.describe();
+    EXPECT_TRUE(f.kvs()[i].second == kvs[i].second)
+        << kvs[i].first << ": " << f.kvs()[i].second.describe();
   }
   EXPECT_EQ(f.kv("u32").type(), GgufType::u32);
   EXPECT_EQ(f.kv("arr.string").array_type(), GgufType::string);
@@ -302,7 +305,8 @@ TEST(Gguf, ReadsVersion2) {
   EXPECT_EQ(f.kv("general.name").str(), "x");
 }
 
-// ---- writer refusals ----------------------------------------------------------------------------------
+// ---- writer refusals
+// ----------------------------------------------------------------------------------
 
 TEST(Gguf, WriterRefusesBadTensors) {
   GgufWriter w;
@@ -341,7 +345,8 @@ TEST(Gguf, FailedWriteLeavesNothing) {
   EXPECT_TRUE(fs::is_empty(dir.path)) << "a failed write left files behind";
 }
 
-// ---- reader refusals ----------------------------------------------------------------------------------
+// ---- reader refusals
+// ----------------------------------------------------------------------------------
 
 TEST(Gguf, RejectsEveryTruncation) {
   TempDir dir;

@@ -4,17 +4,17 @@
 
 #include <gtest/gtest.h>
 
-#include <cmath>
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 #include <vector>
 
 #include "test_util.h"
 
-using ilm::GgufTensorTransform;
-using ilm::GgufValue;
 using ilm::gguf_tensor_mapping;
 using ilm::gguf_tensor_name;
+using ilm::GgufTensorTransform;
+using ilm::GgufValue;
 using ilm::test::error_of;
 
 TEST(GgufArch, Gpt2Names) {
@@ -82,11 +82,22 @@ TEST(GgufArch, UnknownNamesAreErrors) {
 
 TEST(GgufArch, EveryRequiredTensorHasASource) {
   // Each tensor llama.cpp requires comes from some Hugging Face name in the tables.
-  const std::vector<std::string> gpt2_hf = {
-      "wte.weight", "wpe.weight", "ln_f.weight", "ln_f.bias",
-      "h.1.ln_1.weight", "h.1.ln_1.bias", "h.1.attn.c_attn.weight", "h.1.attn.c_attn.bias",
-      "h.1.attn.c_proj.weight", "h.1.attn.c_proj.bias", "h.1.ln_2.weight", "h.1.ln_2.bias",
-      "h.1.mlp.c_fc.weight", "h.1.mlp.c_fc.bias", "h.1.mlp.c_proj.weight", "h.1.mlp.c_proj.bias"};
+  const std::vector<std::string> gpt2_hf = {"wte.weight",
+                                            "wpe.weight",
+                                            "ln_f.weight",
+                                            "ln_f.bias",
+                                            "h.1.ln_1.weight",
+                                            "h.1.ln_1.bias",
+                                            "h.1.attn.c_attn.weight",
+                                            "h.1.attn.c_attn.bias",
+                                            "h.1.attn.c_proj.weight",
+                                            "h.1.attn.c_proj.bias",
+                                            "h.1.ln_2.weight",
+                                            "h.1.ln_2.bias",
+                                            "h.1.mlp.c_fc.weight",
+                                            "h.1.mlp.c_fc.bias",
+                                            "h.1.mlp.c_proj.weight",
+                                            "h.1.mlp.c_proj.bias"};
   std::vector<std::string> mapped;
   for (const std::string& n : gpt2_hf) mapped.push_back(gguf_tensor_name("gpt2", n));
   std::vector<std::string> required = ilm::gguf_required_tensors("gpt2", 2);
@@ -112,8 +123,8 @@ TEST(GgufArch, KeyTables) {
   keys = ilm::gguf_model_keys("gpt2");
   EXPECT_TRUE(has("gpt2.attention.layer_norm_epsilon", true));
   EXPECT_TRUE(has("gpt2.context_length", true));
-  EXPECT_EQ(ilm::gguf_default_tokenizer("gpt2"), (std::pair<std::string_view, std::string_view>{
-                                                     "gpt2", "gpt-2"}));
+  EXPECT_EQ(ilm::gguf_default_tokenizer("gpt2"),
+            (std::pair<std::string_view, std::string_view>{"gpt2", "gpt-2"}));
   auto tok = ilm::gguf_tokenizer_keys("gpt2");
   for (const auto& k : tok)
     if (k.key == "tokenizer.ggml.merges") {
@@ -143,8 +154,7 @@ TEST(GgufArch, CheckKeysFindsMissingAndMistypedKeys) {
   ASSERT_EQ(problems.size(), 2u);
   EXPECT_NE(problems[0].find("gpt2.block_count is i32 12, expected u32"), std::string::npos)
       << problems[0];
-  EXPECT_NE(problems[1].find("tokenizer.ggml.merges is missing"), std::string::npos)
-      << problems[1];
+  EXPECT_NE(problems[1].find("tokenizer.ggml.merges is missing"), std::string::npos) << problems[1];
   problems = ilm::gguf_check_keys("llama", kvs);
   EXPECT_GE(problems.size(), 3u);  // the llama.* keys, and the architecture itself
 }

@@ -6,14 +6,18 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
+#include <algorithm>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "ilm/core/dtype.h"
+#include "ilm/core/memory.h"
+#include "ilm/io/file.h"
 #include "ilm/io/gguf_arch.h"
 #include "ilm/models/gpt.h"
 #include "ilm/tokenizer/bpe_trainer.h"
-#include "ilm/io/file.h"
 #include "ilm/tokenizer/byte_tokenizer.h"
 #include "ilm/tokenizer/tiktoken.h"
 #include "test_util.h"
@@ -34,8 +38,8 @@ std::unique_ptr<ilm::BpeTokenizer> tiny_tiktoken() {
   ranks->add("the", 257);
   ranks->add(" t", 258);
   ranks->finalize();
-  return std::make_unique<ilm::BpeTokenizer>("gpt2", ranks, "gpt2",
-                                             std::map<std::string, int32_t>{{"<|endoftext|>", 259}});
+  return std::make_unique<ilm::BpeTokenizer>(
+      "gpt2", ranks, "gpt2", std::map<std::string, int32_t>{{"<|endoftext|>", 259}});
 }
 
 ilm::GPT tiny_gpt(int n_embd, bool bias, int vocab = 300) {
@@ -156,7 +160,8 @@ TEST(GgufExport, HuggingFaceBpeVocabulary) {
     ilm::GPT model = tiny_gpt(64, true, tok->vocab_size());
     ilm::export_gpt2_gguf(model, *tok, dir.path / "m.gguf");
     GgufFile f = GgufFile::open(dir.path / "m.gguf");
-    EXPECT_EQ(f.kv_as<std::string>("tokenizer.ggml.pre"), pattern == "gpt2" ? "gpt-2" : "llama-bpe");
+    EXPECT_EQ(f.kv_as<std::string>("tokenizer.ggml.pre"),
+              pattern == "gpt2" ? "gpt-2" : "llama-bpe");
     const auto& tokens = f.kv_as<std::vector<std::string>>("tokenizer.ggml.tokens");
     const auto& types = f.kv_as<std::vector<int32_t>>("tokenizer.ggml.token_type");
     ASSERT_EQ(tokens.size(), bpe.tokens.size());
@@ -256,4 +261,76 @@ TEST(GgufExport, Gpt2MergesFromRanksEqualVocabBpe) {
   EXPECT_EQ(tokens[464], "The");
   EXPECT_EQ(tokens[262], "Ġthe");
   EXPECT_EQ(tokens[50256], "<|endoftext|>");
+}
+
+// The case tests/reference/check_gguf_llama_cpp.sh runs in llama.cpp: a small GPT with a trained
+// byte-level BPE, exported as F32, F16 and Q8_0 into $ILM_GGUF_LLAMA_DIR with ilm's own answers
+// (tokenizations, next-token log-probabilities, a greedy continuation) in ilm_reference.json.
+TEST(GgufExport, WritesLlamaCppReferenceCase) {
+  const char* out_dir = std::getenv("ILM_GGUF_LLAMA_DIR");
+  if (!out_dir) GTEST_SKIP() << "set ILM_GGUF_LLAMA_DIR (tests/reference/check_gguf_llama_cpp.sh)";
+  const fs::path dir = out_dir;
+  fs::create_directories(dir);
+  ilm::BpeTrainerOptions bo;
+  bo.vocab_size = 400;
+  bo.min_frequency = 1;
+  ilm::WordCounts words;
+  for (const char* w : {"the", " the", " whale", " ship", " sea", " and", " of", " a", " to",
+                        " in", " Ishmael", " Call", " me", ".", ",", "\n", " years", " ago"})
+    words[w] = 50 - int64_t(words.size());
+  const fs::path json = dir / "tokenizer.json";
+  ilm::save_hf_tokenizer_json(ilm::train_bpe(words, bo), json);
+  auto tok = ilm::load_tokenizer(json);
+
+  ilm::GPTConfig cfg;
+  cfg.n_layer = 2;
+  cfg.n_head = 2;
+  cfg.n_embd = 64;
+  cfg.block_size = 48;
+  cfg.vocab_size = tok->vocab_size();
+  ilm::GPT model(cfg);
+  model.init_weights(5);
+  // Larger weights than GPT-2's init, so that next-token distributions are far from flat and
+  // a greedy continuation is not decided by rounding.
+  for (ilm::Param& p : model.params().params()) {
+    float* v = p.var->value.f32();
+    for (int64_t i = 0; i < p.shape.numel(); ++i)
+      v[i] = p.shape.ndim() == 2 ? v[i] * 20.0f : 0.3f * std::sin(float(i) + float(p.offset));
+  }
+  for (auto [type, name] : {std::pair{GgmlType::f32, "f32"}, {GgmlType::f16, "f16"},
+                            {GgmlType::q8_0, "q8_0"}}) {
+    ilm::GgufExportOptions o;
+    o.matrix_type = type;
+    o.name = "ilm-reference";
+    ilm::export_gpt2_gguf(model, *tok, dir / (std::string("model-") + name + ".gguf"), o);
+  }
+
+  nlohmann::json ref;
+  const std::string prompt = "Call me Ishmael. Some years ago the whale";
+  std::vector<int32_t> ids = tok->encode(prompt);
+  ref["prompt"] = prompt;
+  ref["prompt_ids"] = ids;
+  const int V = cfg.vocab_size;
+  ilm::KVCache cache = model.make_cache();
+  ilm::Arena scratch;
+  std::vector<float> logits(static_cast<size_t>(V));
+  model.forward_cached(cache, ids.data(), int(ids.size()), logits.data(), scratch);
+  const float top = *std::max_element(logits.begin(), logits.end());
+  double sum = 0;
+  for (float l : logits) sum += std::exp(double(l - top));
+  std::vector<double> logprobs;
+  for (float l : logits) logprobs.push_back(double(l - top) - std::log(sum));
+  ref["next_logprobs"] = logprobs;
+  std::vector<int32_t> greedy;
+  while (cache.length < cfg.block_size && greedy.size() < 16) {
+    const int32_t best = int32_t(std::max_element(logits.begin(), logits.end()) - logits.begin());
+    greedy.push_back(best);
+    scratch.reset();
+    model.forward_cached(cache, &best, 1, logits.data(), scratch);
+  }
+  ref["greedy"] = greedy;
+  for (const std::string text : {"Hello world", "the whale's  sea\n\n\tship", "123 4567 ÿé日本 🐋",
+                                 "<|endoftext|>and of"})
+    ref["tokenizations"].push_back({{"text", text}, {"ids", tok->encode(text)}});
+  ilm::write_file_atomic(dir / "ilm_reference.json", ref.dump(1));
 }

@@ -26,9 +26,8 @@ constexpr char kMagic[4] = {'G', 'G', 'U', 'F'};
 constexpr uint32_t kWriteVersion = 3;
 constexpr uint32_t kMaxDims = 4;  // GGML_MAX_DIMS
 
-constexpr std::string_view kTypeNames[] = {"u8",     "i8",    "u16", "i16", "u32",
-                                           "i32",    "f32",   "bool", "string", "array",
-                                           "u64",    "i64",   "f64"};
+constexpr std::string_view kTypeNames[] = {"u8",   "i8",     "u16",   "i16", "u32", "i32", "f32",
+                                           "bool", "string", "array", "u64", "i64", "f64"};
 constexpr uint32_t kTypeCount = 13;
 
 // Bytes of one scalar of a type; 0 for string and array (variable).
@@ -44,16 +43,16 @@ struct GgmlTypeLayout {
 // ggml's types with their block layouts (ggml.c type traits), so that files holding any of them
 // open and validate; numbers ggml retired (4, 5, 31-33) are absent.
 constexpr GgmlTypeLayout kGgmlTypes[] = {
-    {0, "F32", 1, 4},         {1, "F16", 1, 2},          {2, "Q4_0", 32, 18},
-    {3, "Q4_1", 32, 20},      {6, "Q5_0", 32, 22},       {7, "Q5_1", 32, 24},
-    {8, "Q8_0", 32, 34},      {9, "Q8_1", 32, 36},       {10, "Q2_K", 256, 84},
-    {11, "Q3_K", 256, 110},   {12, "Q4_K", 256, 144},    {13, "Q5_K", 256, 176},
-    {14, "Q6_K", 256, 210},   {15, "Q8_K", 256, 292},    {16, "IQ2_XXS", 256, 66},
-    {17, "IQ2_XS", 256, 74},  {18, "IQ3_XXS", 256, 98},  {19, "IQ1_S", 256, 50},
-    {20, "IQ4_NL", 32, 18},   {21, "IQ3_S", 256, 110},   {22, "IQ2_S", 256, 82},
-    {23, "IQ4_XS", 256, 136}, {24, "I8", 1, 1},          {25, "I16", 1, 2},
-    {26, "I32", 1, 4},        {27, "I64", 1, 8},         {28, "F64", 1, 8},
-    {29, "IQ1_M", 256, 56},   {30, "BF16", 1, 2},        {34, "TQ1_0", 256, 54},
+    {0, "F32", 1, 4},         {1, "F16", 1, 2},         {2, "Q4_0", 32, 18},
+    {3, "Q4_1", 32, 20},      {6, "Q5_0", 32, 22},      {7, "Q5_1", 32, 24},
+    {8, "Q8_0", 32, 34},      {9, "Q8_1", 32, 36},      {10, "Q2_K", 256, 84},
+    {11, "Q3_K", 256, 110},   {12, "Q4_K", 256, 144},   {13, "Q5_K", 256, 176},
+    {14, "Q6_K", 256, 210},   {15, "Q8_K", 256, 292},   {16, "IQ2_XXS", 256, 66},
+    {17, "IQ2_XS", 256, 74},  {18, "IQ3_XXS", 256, 98}, {19, "IQ1_S", 256, 50},
+    {20, "IQ4_NL", 32, 18},   {21, "IQ3_S", 256, 110},  {22, "IQ2_S", 256, 82},
+    {23, "IQ4_XS", 256, 136}, {24, "I8", 1, 1},         {25, "I16", 1, 2},
+    {26, "I32", 1, 4},        {27, "I64", 1, 8},        {28, "F64", 1, 8},
+    {29, "IQ1_M", 256, 56},   {30, "BF16", 1, 2},       {34, "TQ1_0", 256, 54},
     {35, "TQ2_0", 256, 66},
 };
 
@@ -63,7 +62,9 @@ const GgmlTypeLayout* find_ggml_type(uint32_t code) {
   return nullptr;
 }
 
-uint64_t align_up(uint64_t x, uint64_t alignment) { return (x + alignment - 1) / alignment * alignment; }
+uint64_t align_up(uint64_t x, uint64_t alignment) {
+  return (x + alignment - 1) / alignment * alignment;
+}
 
 // ---- serialization ----------------------------------------------------------------------------
 
@@ -80,9 +81,12 @@ void put_string(std::string& out, std::string_view s) {
 template <typename T>
 void put_items(std::string& out, const std::vector<T>& items) {
   for (const T& x : items) {
-    if constexpr (std::is_same_v<T, std::string>) put_string(out, x);
-    else if constexpr (std::is_same_v<T, bool>) put<uint8_t>(out, x ? 1 : 0);
-    else put<T>(out, x);
+    if constexpr (std::is_same_v<T, std::string>)
+      put_string(out, x);
+    else if constexpr (std::is_same_v<T, bool>)
+      put<uint8_t>(out, x ? 1 : 0);
+    else
+      put<T>(out, x);
   }
 }
 
@@ -183,8 +187,10 @@ GgufValue read_scalar_of(GgufType t, Cursor& c, std::string_view what, const fs:
   if constexpr (I < kTypeCount) {
     if (size_t(t) == I) {
       using T = std::variant_alternative_t<I, GgufValue::Storage>;
-      if constexpr (std::is_same_v<T, GgufArray>) return {};
-      else return GgufValue(read_scalar<T>(c, what, file));
+      if constexpr (std::is_same_v<T, GgufArray>)
+        return {};
+      else
+        return GgufValue(read_scalar<T>(c, what, file));
     }
     return read_scalar_of<I + 1>(t, c, what, file);
   } else {
@@ -270,10 +276,14 @@ size_t ggml_tensor_bytes(uint32_t type, const std::vector<int64_t>& shape) {
 
 uint32_t gguf_file_type_of(GgmlType type) {
   switch (type) {
-    case GgmlType::f32: return 0;
-    case GgmlType::f16: return 1;
-    case GgmlType::q8_0: return 7;
-    case GgmlType::bf16: return 32;
+    case GgmlType::f32:
+      return 0;
+    case GgmlType::f16:
+      return 1;
+    case GgmlType::q8_0:
+      return 7;
+    case GgmlType::bf16:
+      return 32;
   }
   fail("no llama.cpp file type for ggml type {}", uint32_t(type));
 }
@@ -301,8 +311,10 @@ size_t GgufValue::array_size() const {
   ILM_CHECK(a, "expected an array, found {}", describe());
   return std::visit(
       [](const auto& items) -> size_t {
-        if constexpr (std::is_same_v<std::decay_t<decltype(items)>, std::monostate>) return 0;
-        else return items.size();
+        if constexpr (std::is_same_v<std::decay_t<decltype(items)>, std::monostate>)
+          return 0;
+        else
+          return items.size();
       },
       *a);
 }
@@ -329,8 +341,10 @@ int64_t GgufValue::to_i64() const {
   return std::visit(
       [&](const auto& x) -> int64_t {
         using T = std::decay_t<decltype(x)>;
-        if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) return int64_t(x);
-        else fail("expected an integer, found {}", describe());
+        if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>)
+          return int64_t(x);
+        else
+          fail("expected an integer, found {}", describe());
       },
       v_);
 }
@@ -339,8 +353,10 @@ double GgufValue::to_f64() const {
   return std::visit(
       [&](const auto& x) -> double {
         using T = std::decay_t<decltype(x)>;
-        if constexpr (std::is_arithmetic_v<T> && !std::is_same_v<T, bool>) return double(x);
-        else fail("expected a number, found {}", describe());
+        if constexpr (std::is_arithmetic_v<T> && !std::is_same_v<T, bool>)
+          return double(x);
+        else
+          fail("expected a number, found {}", describe());
       },
       v_);
 }
@@ -371,8 +387,8 @@ void GgufWriter::add_kv(std::string key, GgufValue value) {
   ILM_CHECK(!key.empty(), "GGUF metadata keys must not be empty");
   ILM_CHECK(!kv_index_.count(key), "GGUF metadata key {} is set twice", key);
   if (value.type() == GgufType::array)
-    ILM_CHECK(value.array_type() != GgufType::array, "GGUF key {}: arrays of arrays are not written",
-              key);
+    ILM_CHECK(value.array_type() != GgufType::array,
+              "GGUF key {}: arrays of arrays are not written", key);
   if (key == "general.alignment") {
     ILM_CHECK(value.type() == GgufType::u32, "GGUF key general.alignment must be a u32, not {}",
               value.describe());
@@ -419,8 +435,9 @@ void GgufWriter::add_tensor(std::string name, std::vector<int64_t> shape, GgmlTy
 }
 
 void GgufWriter::add_tensor(std::string name, const Tensor& t, GgmlType type) {
-  ILM_CHECK(t.defined() && t.dtype() == DType::f32, "GGUF tensor {}: the source must be f32, not {}",
-            name, t.defined() ? dtype_name(t.dtype()) : "undefined");
+  ILM_CHECK(t.defined() && t.dtype() == DType::f32,
+            "GGUF tensor {}: the source must be f32, not {}", name,
+            t.defined() ? dtype_name(t.dtype()) : "undefined");
   // The tensor shares its storage: holding a copy keeps the data alive until write().
   auto keep = std::make_shared<Tensor>(t);
   add_tensor(std::move(name), t.shape().to_vector(), type, t.f32(), keep);
@@ -455,8 +472,8 @@ void GgufWriter::write(const fs::path& path) const {
   std::vector<uint8_t> buffer;
   const std::string zeros(alignment_, '\0');
   for (const PendingTensor& t : tensors_) {
-    const int64_t n = std::accumulate(t.shape.begin(), t.shape.end(), int64_t{1},
-                                      std::multiplies<>());
+    const int64_t n =
+        std::accumulate(t.shape.begin(), t.shape.end(), int64_t{1}, std::multiplies<>());
     for (int64_t begin = 0; begin < n; begin += kChunk) {
       const int64_t count = std::min(kChunk, n - begin);
       const float* src = t.data + begin;
@@ -477,10 +494,11 @@ void GgufWriter::write(const fs::path& path) const {
           const int64_t bad = cpu::q8_0_check_range(src, count);
           if (bad >= 0) {
             const int64_t at = begin + bad;
-            fail("{}: GGUF tensor {}: element {} (row {}, column {}) is {}, which Q8_0 cannot "
-                 "hold (finite, below {}); store it as F16 or F32",
-                 path.string(), t.name, at, at / t.shape.back(), at % t.shape.back(), src[bad],
-                 65504.0 * 127.0);
+            fail(
+                "{}: GGUF tensor {}: element {} (row {}, column {}) is {}, which Q8_0 cannot "
+                "hold (finite, below {}); store it as F16 or F32",
+                path.string(), t.name, at, at / t.shape.back(), at % t.shape.back(), src[bad],
+                65504.0 * 127.0);
           }
           buffer.resize(size_t(count / cpu::kQ8_0BlockSize) * cpu::kQ8_0BlockBytes);
           cpu::q8_0_quantize(buffer.data(), src, count);
@@ -565,8 +583,7 @@ GgufFile GgufFile::open(const fs::path& path) {
       const uint64_t ne = c.read<uint64_t>(what + " dimensions");
       if (ne > uint64_t(std::numeric_limits<int64_t>::max()) ||
           (ne != 0 && numel > uint64_t(std::numeric_limits<int64_t>::max()) / ne))
-        fail("{}: {} has dimension {} of size {}: the element count overflows", file, what, d,
-             ne);
+        fail("{}: {} has dimension {} of size {}: the element count overflows", file, what, d, ne);
       numel *= ne;
       t.shape[n_dims - 1 - d] = int64_t(ne);  // the file's ne is innermost first
     }
@@ -591,10 +608,11 @@ GgufFile GgufFile::open(const fs::path& path) {
   const uint64_t data_size = file_size > f.data_start_ ? file_size - f.data_start_ : 0;
   for (const GgufTensorInfo& t : f.tensors_)
     if (t.offset > data_size || t.bytes > data_size - t.offset)
-      fail("{}: tensor {} ({} {}, {} bytes at data offset {}) runs past the end of the file: the "
-           "data section holds {} bytes (truncated?)",
-           file, t.name, ggml_type_name(t.type), shape_string(t.shape), t.bytes, t.offset,
-           data_size);
+      fail(
+          "{}: tensor {} ({} {}, {} bytes at data offset {}) runs past the end of the file: the "
+          "data section holds {} bytes (truncated?)",
+          file, t.name, ggml_type_name(t.type), shape_string(t.shape), t.bytes, t.offset,
+          data_size);
   std::vector<const GgufTensorInfo*> by_offset;
   for (const GgufTensorInfo& t : f.tensors_) by_offset.push_back(&t);
   std::sort(by_offset.begin(), by_offset.end(),
@@ -609,7 +627,9 @@ GgufFile GgufFile::open(const fs::path& path) {
   return f;
 }
 
-bool GgufFile::has_kv(std::string_view key) const { return kv_index_.find(key) != kv_index_.end(); }
+bool GgufFile::has_kv(std::string_view key) const {
+  return kv_index_.find(key) != kv_index_.end();
+}
 
 const GgufValue& GgufFile::kv(std::string_view key) const {
   auto it = kv_index_.find(key);

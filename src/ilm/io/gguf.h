@@ -34,8 +34,19 @@ class MappedFile;
 
 // Metadata value types; the numbers are the file's.
 enum class GgufType : uint32_t {
-  u8 = 0, i8 = 1, u16 = 2, i16 = 3, u32 = 4, i32 = 5, f32 = 6, boolean = 7, string = 8,
-  array = 9, u64 = 10, i64 = 11, f64 = 12
+  u8 = 0,
+  i8 = 1,
+  u16 = 2,
+  i16 = 3,
+  u32 = 4,
+  i32 = 5,
+  f32 = 6,
+  boolean = 7,
+  string = 8,
+  array = 9,
+  u64 = 10,
+  i64 = 11,
+  f64 = 12
 };
 std::string_view gguf_type_name(GgufType t);  // "u32", "string", ...
 
@@ -62,8 +73,8 @@ class GgufValue {
   GgufValue() : v_(uint32_t{0}) {}
   // From exactly one of Storage's types (no silent conversions between number types).
   template <typename T>
-    requires gguf_is_alternative<std::decay_t<T>, Storage>::value
-  GgufValue(T&& x) : v_(std::forward<T>(x)) {}  // NOLINT: implicit on purpose
+  requires gguf_is_alternative<std::decay_t<T>, Storage>::value GgufValue(T&& x)
+      : v_(std::forward<T>(x)) {}  // NOLINT: implicit on purpose
   GgufValue(const char* s) : v_(std::string(s)) {}
   GgufValue(std::string_view s) : v_(std::string(s)) {}
   // An array from a vector of one of GgufArray's element types.
@@ -213,22 +224,38 @@ namespace gguf_detail {
 [[noreturn]] void wrong_type(const GgufValue& v, std::string_view wanted);
 template <typename T>
 constexpr std::string_view wanted_name() {
-  if constexpr (std::is_same_v<T, uint8_t>) return "u8";
-  else if constexpr (std::is_same_v<T, int8_t>) return "i8";
-  else if constexpr (std::is_same_v<T, uint16_t>) return "u16";
-  else if constexpr (std::is_same_v<T, int16_t>) return "i16";
-  else if constexpr (std::is_same_v<T, uint32_t>) return "u32";
-  else if constexpr (std::is_same_v<T, int32_t>) return "i32";
-  else if constexpr (std::is_same_v<T, float>) return "f32";
-  else if constexpr (std::is_same_v<T, bool>) return "bool";
-  else if constexpr (std::is_same_v<T, std::string>) return "string";
-  else if constexpr (std::is_same_v<T, uint64_t>) return "u64";
-  else if constexpr (std::is_same_v<T, int64_t>) return "i64";
-  else if constexpr (std::is_same_v<T, double>) return "f64";
-  else if constexpr (std::is_same_v<T, std::vector<std::string>>) return "array of string";
-  else if constexpr (std::is_same_v<T, std::vector<int32_t>>) return "array of i32";
-  else if constexpr (std::is_same_v<T, std::vector<float>>) return "array of f32";
-  else return "array";
+  if constexpr (std::is_same_v<T, uint8_t>)
+    return "u8";
+  else if constexpr (std::is_same_v<T, int8_t>)
+    return "i8";
+  else if constexpr (std::is_same_v<T, uint16_t>)
+    return "u16";
+  else if constexpr (std::is_same_v<T, int16_t>)
+    return "i16";
+  else if constexpr (std::is_same_v<T, uint32_t>)
+    return "u32";
+  else if constexpr (std::is_same_v<T, int32_t>)
+    return "i32";
+  else if constexpr (std::is_same_v<T, float>)
+    return "f32";
+  else if constexpr (std::is_same_v<T, bool>)
+    return "bool";
+  else if constexpr (std::is_same_v<T, std::string>)
+    return "string";
+  else if constexpr (std::is_same_v<T, uint64_t>)
+    return "u64";
+  else if constexpr (std::is_same_v<T, int64_t>)
+    return "i64";
+  else if constexpr (std::is_same_v<T, double>)
+    return "f64";
+  else if constexpr (std::is_same_v<T, std::vector<std::string>>)
+    return "array of string";
+  else if constexpr (std::is_same_v<T, std::vector<int32_t>>)
+    return "array of i32";
+  else if constexpr (std::is_same_v<T, std::vector<float>>)
+    return "array of f32";
+  else
+    return "array";
 }
 }  // namespace gguf_detail
 

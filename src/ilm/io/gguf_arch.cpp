@@ -247,8 +247,7 @@ const ArchNames& arch_names(std::string_view arch) {
 // match without "{N}", nullopt for no match.
 std::optional<long> match(std::string_view pattern, std::string_view name) {
   const size_t at = pattern.find("{N}");
-  if (at == std::string_view::npos)
-    return pattern == name ? std::optional<long>(-1) : std::nullopt;
+  if (at == std::string_view::npos) return pattern == name ? std::optional<long>(-1) : std::nullopt;
   const std::string_view head = pattern.substr(0, at), tail = pattern.substr(at + 3);
   if (name.size() <= head.size() + tail.size() || !name.starts_with(head) || !name.ends_with(tail))
     return std::nullopt;
@@ -291,7 +290,8 @@ std::vector<GgufKeySpec> gguf_model_keys(std::string_view arch) {
   ILM_CHECK(it != arch_key_rows().end(),
             "GGUF architecture \"{}\" has no key table (known: gpt2, llama, falcon, bert)", arch);
   std::vector<GgufKeySpec> out = specs(std::begin(kGeneralKeys), std::end(kGeneralKeys), arch);
-  std::vector<GgufKeySpec> own = specs(it->second.data(), it->second.data() + it->second.size(), arch);
+  std::vector<GgufKeySpec> own =
+      specs(it->second.data(), it->second.data() + it->second.size(), arch);
   out.insert(out.end(), own.begin(), own.end());
   return out;
 }
@@ -342,7 +342,8 @@ std::vector<std::string> gguf_check_keys(
       continue;
     }
     const GgufValue& v = *it->second;
-    const bool ok = v.type() == k.type && (k.type != GgufType::array || v.array_type() == k.element);
+    const bool ok =
+        v.type() == k.type && (k.type != GgufType::array || v.array_type() == k.element);
     if (!ok) {
       const std::string want = k.type == GgufType::array
                                    ? fmt::format("array of {}", gguf_type_name(k.element))
@@ -352,18 +353,23 @@ std::vector<std::string> gguf_check_keys(
   }
   auto a = given.find("general.architecture");
   if (a != given.end() && a->second->type() == GgufType::string && a->second->str() != arch)
-    problems.push_back(fmt::format("general.architecture is \"{}\", expected \"{}\"",
-                                   a->second->str(), arch));
+    problems.push_back(
+        fmt::format("general.architecture is \"{}\", expected \"{}\"", a->second->str(), arch));
   return problems;
 }
 
 std::string_view gguf_transform_name(GgufTensorTransform t) {
   switch (t) {
-    case X::none: return "none";
-    case X::transpose: return "transpose";
-    case X::rope_permute_q: return "rope_permute_q";
-    case X::rope_permute_k: return "rope_permute_k";
-    case X::falcon_qkv_regroup: return "falcon_qkv_regroup";
+    case X::none:
+      return "none";
+    case X::transpose:
+      return "transpose";
+    case X::rope_permute_q:
+      return "rope_permute_q";
+    case X::rope_permute_k:
+      return "rope_permute_k";
+    case X::falcon_qkv_regroup:
+      return "falcon_qkv_regroup";
   }
   return "?";
 }
@@ -392,25 +398,27 @@ std::vector<std::string> gguf_required_tensors(std::string_view arch, int n_laye
   std::vector<std::string_view> top, block;
   if (arch == "gpt2") {
     top = {"token_embd.weight", "position_embd.weight", "output_norm.weight", "output_norm.bias"};
-    block = {"attn_norm.weight", "attn_norm.bias", "attn_qkv.weight", "attn_qkv.bias",
+    block = {"attn_norm.weight",   "attn_norm.bias",   "attn_qkv.weight", "attn_qkv.bias",
              "attn_output.weight", "attn_output.bias", "ffn_norm.weight", "ffn_norm.bias",
-             "ffn_up.weight", "ffn_up.bias", "ffn_down.weight", "ffn_down.bias"};
+             "ffn_up.weight",      "ffn_up.bias",      "ffn_down.weight", "ffn_down.bias"};
   } else if (arch == "llama") {
     top = {"token_embd.weight", "output_norm.weight"};
-    block = {"attn_norm.weight", "attn_q.weight", "attn_k.weight", "attn_v.weight",
-             "attn_output.weight", "ffn_norm.weight", "ffn_gate.weight", "ffn_up.weight",
-             "ffn_down.weight"};
+    block = {"attn_norm.weight", "attn_q.weight",      "attn_k.weight",
+             "attn_v.weight",    "attn_output.weight", "ffn_norm.weight",
+             "ffn_gate.weight",  "ffn_up.weight",      "ffn_down.weight"};
   } else if (arch == "falcon") {
     top = {"token_embd.weight", "output_norm.weight", "output_norm.bias"};
-    block = {"attn_norm.weight", "attn_norm.bias", "attn_qkv.weight", "attn_output.weight",
-             "ffn_up.weight", "ffn_down.weight"};
+    block = {"attn_norm.weight",   "attn_norm.bias", "attn_qkv.weight",
+             "attn_output.weight", "ffn_up.weight",  "ffn_down.weight"};
   } else if (arch == "bert") {
     top = {"token_embd.weight", "token_types.weight", "position_embd.weight",
            "token_embd_norm.weight", "token_embd_norm.bias"};
-    block = {"attn_q.weight", "attn_q.bias", "attn_k.weight", "attn_k.bias", "attn_v.weight",
-             "attn_v.bias", "attn_output.weight", "attn_output.bias", "attn_output_norm.weight",
-             "attn_output_norm.bias", "ffn_up.weight", "ffn_up.bias", "ffn_down.weight",
-             "ffn_down.bias", "layer_output_norm.weight", "layer_output_norm.bias"};
+    block = {"attn_q.weight",         "attn_q.bias",      "attn_k.weight",
+             "attn_k.bias",           "attn_v.weight",    "attn_v.bias",
+             "attn_output.weight",    "attn_output.bias", "attn_output_norm.weight",
+             "attn_output_norm.bias", "ffn_up.weight",    "ffn_up.bias",
+             "ffn_down.weight",       "ffn_down.bias",    "layer_output_norm.weight",
+             "layer_output_norm.bias"};
   } else {
     fail("GGUF architecture \"{}\" has no tensor table (known: gpt2, llama, falcon, bert)", arch);
   }

@@ -47,14 +47,19 @@ std::pair<std::string_view, std::string_view> gguf_default_tokenizer(std::string
 
 // tokenizer.ggml.token_type values.
 enum class GgufTokenType : int32_t {
-  normal = 1, unknown = 2, control = 3, user_defined = 4, unused = 5, byte = 6
+  normal = 1,
+  unknown = 2,
+  control = 3,
+  user_defined = 4,
+  unused = 5,
+  byte = 6
 };
 
 // Every problem with a set of key/values against gguf_model_keys(arch) and
 // gguf_tokenizer_keys(model of tokenizer.ggml.model): required keys missing, keys of the wrong
 // type. Empty when llama.cpp would accept them.
-std::vector<std::string> gguf_check_keys(
-    std::string_view arch, const std::vector<std::pair<std::string, GgufValue>>& kvs);
+std::vector<std::string> gguf_check_keys(std::string_view arch,
+                                         const std::vector<std::pair<std::string, GgufValue>>& kvs);
 
 enum class GgufTensorTransform {
   none,

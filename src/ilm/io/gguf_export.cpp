@@ -67,10 +67,11 @@ std::vector<std::string> bpe_parts(std::string_view bytes, int32_t max_rank,
 
 BpeVocab vocab_of_tiktoken(const BpeTokenizer& tok) {
   BpeVocab v;
-  v.pre = llama_cpp_pre_for_pattern(tok.encoding() == "r50k_base" || tok.encoding() == "p50k_base" ||
-                                            tok.encoding() == "p50k_edit"
-                                        ? "gpt2"
-                                        : tok.encoding());
+  v.pre =
+      llama_cpp_pre_for_pattern(tok.encoding() == "r50k_base" || tok.encoding() == "p50k_base" ||
+                                        tok.encoding() == "p50k_edit"
+                                    ? "gpt2"
+                                    : tok.encoding());
   const int32_t V = tok.vocab_size();
   std::map<int32_t, std::string> special;
   for (const auto& [name, id] : tok.special_tokens()) special[id] = name;
@@ -125,9 +126,10 @@ std::string pre_of_hf(const json& pre, const std::string& source) {
         if (Pretokenizer::get(name).pattern() == regex) return llama_cpp_pre_for_pattern(name);
     }
   }
-  fail("{}: the pre_tokenizer is not one llama.cpp has a name for (GPT-2's ByteLevel, or a Split "
-       "with the gpt2, cl100k_base or o200k_base pattern before ByteLevel): {}",
-       source, pre.dump().substr(0, 200));
+  fail(
+      "{}: the pre_tokenizer is not one llama.cpp has a name for (GPT-2's ByteLevel, or a Split "
+      "with the gpt2, cl100k_base or o200k_base pattern before ByteLevel): {}",
+      source, pre.dump().substr(0, 200));
 }
 
 BpeVocab vocab_of_hf(const HfTokenizer& tok, std::vector<std::string>* notes) {
@@ -143,11 +145,13 @@ BpeVocab vocab_of_hf(const HfTokenizer& tok, std::vector<std::string>* notes) {
   BpeVocab v;
   v.pre = pre_of_hf(j.value("pre_tokenizer", json()), source);
   if (j.contains("normalizer") && !j["normalizer"].is_null() && notes)
-    notes->push_back("tokenizer.json has a normalizer, which llama.cpp's gpt2 tokenizer does not "
-                     "apply: texts it changes tokenize differently there");
+    notes->push_back(
+        "tokenizer.json has a normalizer, which llama.cpp's gpt2 tokenizer does not "
+        "apply: texts it changes tokenize differently there");
   std::map<int32_t, bool> added;  // id -> special
   if (j.contains("added_tokens") && j["added_tokens"].is_array())
-    for (const json& a : j["added_tokens"]) added[a.at("id").get<int32_t>()] = a.value("special", false);
+    for (const json& a : j["added_tokens"])
+      added[a.at("id").get<int32_t>()] = a.value("special", false);
   const int32_t V = tok.vocab_size();
   for (int32_t id = 0; id < V; ++id) {
     std::optional<std::string> t = tok.id_to_token(id);
@@ -186,20 +190,22 @@ void add_gguf_bpe_tokenizer(GgufWriter& writer, const Tokenizer& tokenizer, int3
   else if (const auto* hf = dynamic_cast<const HfTokenizer*>(&tokenizer))
     v = vocab_of_hf(*hf, notes);
   else
-    fail("GGUF export takes a byte-level BPE tokenizer (bpe, or a BPE tokenizer.json), not a {} "
-         "tokenizer",
-         tokenizer.kind());
+    fail(
+        "GGUF export takes a byte-level BPE tokenizer (bpe, or a BPE tokenizer.json), not a {} "
+        "tokenizer",
+        tokenizer.kind());
   const int32_t size = int32_t(v.tokens.size());
-  ILM_CHECK(n_vocab >= size, "the tokenizer has {} tokens but the model's vocabulary only {}",
-            size, n_vocab);
+  ILM_CHECK(n_vocab >= size, "the tokenizer has {} tokens but the model's vocabulary only {}", size,
+            n_vocab);
   for (int32_t id = size; id < n_vocab; ++id) {
     v.tokens.push_back(fmt::format("[PAD{}]", id));
     v.types.push_back(int32_t(GgufTokenType::unused));
   }
   if (n_vocab > size && notes)
-    notes->push_back(fmt::format("the model's vocabulary of {} is {} larger than the tokenizer's: "
-                                 "ids {} to {} are unused [PAD] tokens",
-                                 n_vocab, n_vocab - size, size, n_vocab - 1));
+    notes->push_back(
+        fmt::format("the model's vocabulary of {} is {} larger than the tokenizer's: "
+                    "ids {} to {} are unused [PAD] tokens",
+                    n_vocab, n_vocab - size, size, n_vocab - 1));
   writer.add_kv("tokenizer.ggml.model", "gpt2");
   writer.add_kv("tokenizer.ggml.pre", v.pre);
   writer.add_kv("tokenizer.ggml.tokens", std::move(v.tokens));
@@ -244,9 +250,10 @@ GgufExportReport export_gpt2_gguf(const GPT& model, const Tokenizer& tokenizer, 
   auto type_for = [&](const std::string& name, const Shape& shape) {
     if (shape.ndim() == 1 || name == "position_embd.weight") return GgmlType::f32;
     if (mtype == GgmlType::q8_0 && shape.last() % 32 != 0) {
-      report.notes.push_back(fmt::format("{} {}: rows are not a multiple of 32, stored as F16 "
-                                         "instead of Q8_0",
-                                         name, shape.to_string()));
+      report.notes.push_back(
+          fmt::format("{} {}: rows are not a multiple of 32, stored as F16 "
+                      "instead of Q8_0",
+                      name, shape.to_string()));
       return GgmlType::f16;
     }
     return mtype;
@@ -274,9 +281,10 @@ GgufExportReport export_gpt2_gguf(const GPT& model, const Tokenizer& tokenizer, 
     ++zero_biases;
   }
   if (zero_biases)
-    report.notes.push_back(fmt::format("the model has no biases: {} zero bias vectors written, "
-                                       "as llama.cpp's gpt2 expects them",
-                                       zero_biases));
+    report.notes.push_back(
+        fmt::format("the model has no biases: {} zero bias vectors written, "
+                    "as llama.cpp's gpt2 expects them",
+                    zero_biases));
   if (options.write_output_copy) {
     const Param& wte = model.params().get("wte.weight");
     w.add_tensor("output.weight", wte.var->value, type_for("output.weight", wte.shape));

@@ -12,8 +12,8 @@
 
 namespace ilm::cpu {
 
-constexpr int kQ8_0BlockSize = 32;       // values per block
-constexpr size_t kQ8_0BlockBytes = 34;   // f16 scale + 32 int8
+constexpr int kQ8_0BlockSize = 32;      // values per block
+constexpr size_t kQ8_0BlockBytes = 34;  // f16 scale + 32 int8
 
 // n values of x (n % 32 == 0) -> n / 32 blocks at out (34 bytes each, no alignment needed).
 // x must be finite and max|x| / 127 must fit an f16 (below 65504 * 127); the caller checks
