@@ -5,9 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
-#include <algorithm>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -275,8 +275,8 @@ TEST(GgufExport, WritesLlamaCppReferenceCase) {
   bo.vocab_size = 400;
   bo.min_frequency = 1;
   ilm::WordCounts words;
-  for (const char* w : {"the", " the", " whale", " ship", " sea", " and", " of", " a", " to",
-                        " in", " Ishmael", " Call", " me", ".", ",", "\n", " years", " ago"})
+  for (const char* w : {"the", " the", " whale", " ship", " sea", " and", " of", " a", " to", " in",
+                        " Ishmael", " Call", " me", ".", ",", "\n", " years", " ago"})
     words[w] = 50 - int64_t(words.size());
   const fs::path json = dir / "tokenizer.json";
   ilm::save_hf_tokenizer_json(ilm::train_bpe(words, bo), json);
@@ -297,8 +297,8 @@ TEST(GgufExport, WritesLlamaCppReferenceCase) {
     for (int64_t i = 0; i < p.shape.numel(); ++i)
       v[i] = p.shape.ndim() == 2 ? v[i] * 20.0f : 0.3f * std::sin(float(i) + float(p.offset));
   }
-  for (auto [type, name] : {std::pair{GgmlType::f32, "f32"}, {GgmlType::f16, "f16"},
-                            {GgmlType::q8_0, "q8_0"}}) {
+  for (auto [type, name] :
+       {std::pair{GgmlType::f32, "f32"}, {GgmlType::f16, "f16"}, {GgmlType::q8_0, "q8_0"}}) {
     ilm::GgufExportOptions o;
     o.matrix_type = type;
     o.name = "ilm-reference";
@@ -329,8 +329,8 @@ TEST(GgufExport, WritesLlamaCppReferenceCase) {
     model.forward_cached(cache, &best, 1, logits.data(), scratch);
   }
   ref["greedy"] = greedy;
-  for (const std::string text : {"Hello world", "the whale's  sea\n\n\tship", "123 4567 ÿé日本 🐋",
-                                 "<|endoftext|>and of"})
+  for (const std::string text :
+       {"Hello world", "the whale's  sea\n\n\tship", "123 4567 ÿé日本 🐋", "<|endoftext|>and of"})
     ref["tokenizations"].push_back({{"text", text}, {"ids", tok->encode(text)}});
   ilm::write_file_atomic(dir / "ilm_reference.json", ref.dump(1));
 }
