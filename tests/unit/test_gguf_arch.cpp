@@ -223,3 +223,32 @@ TEST(GgufArch, FalconRegroupAndTranspose) {
   const float mt[6] = {1, 4, 2, 5, 3, 6};
   for (int i = 0; i < 6; ++i) EXPECT_EQ(t[i], mt[i]) << i;
 }
+
+TEST(GgufArch, ApplyTransform) {
+  std::vector<float> out;
+  // GPT-2 Conv1D (in 2, out 3) -> (3, 2).
+  const float conv[6] = {1, 2, 3, 4, 5, 6};
+  EXPECT_EQ(ilm::gguf_apply_transform(GgufTensorTransform::transpose, conv, {2, 3}, {}, out),
+            (std::vector<int64_t>{3, 2}));
+  EXPECT_EQ(out, (std::vector<float>{1, 4, 2, 5, 3, 6}));
+  // LLaMA k_proj with 4 query heads and 1 key/value head of HS 4: permuted as one head.
+  const float k[4] = {0, 1, 2, 3};
+  ilm::gguf_apply_transform(GgufTensorTransform::rope_permute_k, k, {4, 1}, {4, 1}, out);
+  EXPECT_EQ(out, (std::vector<float>{0, 2, 1, 3}));
+  // q_proj of the same model: 4 heads of 2 rows each, where the permutation is the identity.
+  const float q[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+  ilm::gguf_apply_transform(GgufTensorTransform::rope_permute_q, q, {8, 1}, {4, 1}, out);
+  EXPECT_EQ(out, (std::vector<float>{0, 1, 2, 3, 4, 5, 6, 7}));
+  // Falcon: n_head 4, n_head_kv 2, HS 1, C 1.
+  const float qkv[8] = {0, 1, 100, 200, 2, 3, 101, 201};
+  ilm::gguf_apply_transform(GgufTensorTransform::falcon_qkv_regroup, qkv, {8, 1}, {4, 2}, out);
+  EXPECT_EQ(out, (std::vector<float>{0, 1, 2, 3, 100, 101, 200, 201}));
+  const std::string e = error_of([&] {
+    ilm::gguf_apply_transform(GgufTensorTransform::falcon_qkv_regroup, qkv, {7, 1}, {4, 2}, out);
+  });
+  EXPECT_NE(e.find("7 rows"), std::string::npos) << e;
+  EXPECT_NE(error_of([&] {
+              ilm::gguf_apply_transform(GgufTensorTransform::transpose, conv, {6}, {}, out);
+            }).find("expected a matrix"),
+            std::string::npos);
+}

@@ -1,10 +1,12 @@
 // llama.cpp's per-architecture GGUF conventions as tables (see gguf_arch.h).
 #include "ilm/io/gguf_arch.h"
 
+#include <algorithm>
 #include <cstring>
 #include <map>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "ilm/core/error.h"
 
@@ -461,6 +463,44 @@ void gguf_falcon_qkv_regroup(float* out, const float* in, int n_head, int n_head
 void gguf_transpose(float* out, const float* in, int64_t rows, int64_t cols) {
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t c = 0; c < cols; ++c) out[c * rows + r] = in[r * cols + c];
+}
+
+std::vector<int64_t> gguf_apply_transform(GgufTensorTransform transform, const float* in,
+                                          const std::vector<int64_t>& shape, const GgufHeads& heads,
+                                          std::vector<float>& out) {
+  int64_t numel = 1;
+  for (int64_t d : shape) numel *= d;
+  out.resize(static_cast<size_t>(numel));
+  if (transform == X::none) {
+    std::copy(in, in + numel, out.begin());
+    return shape;
+  }
+  ILM_CHECK(shape.size() == 2, "GGUF {}: expected a matrix, got shape [{}]",
+            gguf_transform_name(transform), fmt::join(shape, ", "));
+  const int64_t rows = shape[0], cols = shape[1];
+  const int n_head_kv = heads.n_head_kv > 0 ? heads.n_head_kv : heads.n_head;
+  switch (transform) {
+    case X::transpose:
+      gguf_transpose(out.data(), in, rows, cols);
+      return {cols, rows};
+    case X::rope_permute_q:
+      gguf_rope_permute_rows(out.data(), in, rows, cols, heads.n_head);
+      return shape;
+    case X::rope_permute_k:
+      gguf_rope_permute_rows(out.data(), in, rows, cols, n_head_kv);
+      return shape;
+    case X::falcon_qkv_regroup: {
+      const int64_t groups = int64_t(heads.n_head) + 2 * n_head_kv;
+      ILM_CHECK(heads.n_head > 0 && rows % groups == 0,
+                "GGUF falcon_qkv_regroup: {} rows are not (n_head {} + 2 x n_head_kv {}) heads",
+                rows, heads.n_head, n_head_kv);
+      gguf_falcon_qkv_regroup(out.data(), in, heads.n_head, n_head_kv, rows / groups, cols);
+      return shape;
+    }
+    case X::none:
+      break;
+  }
+  return shape;
 }
 
 }  // namespace ilm

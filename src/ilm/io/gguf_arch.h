@@ -98,4 +98,16 @@ void gguf_falcon_qkv_regroup(float* out, const float* in, int n_head, int n_head
 // in (rows, cols) -> out (cols, rows); out must not alias in.
 void gguf_transpose(float* out, const float* in, int64_t rows, int64_t cols);
 
+// Head counts the RoPE and Falcon transforms need (from the model's config).
+struct GgufHeads {
+  int n_head = 0;
+  int n_head_kv = 0;  // 0: n_head
+};
+// A Hugging Face tensor (shape in ilm order, numel values at `in`) in the layout GGUF wants,
+// into `out`; returns the GGUF shape (transposed for `transpose`, unchanged otherwise).
+// Errors name the transform, the shape and the head counts when they do not fit.
+std::vector<int64_t> gguf_apply_transform(GgufTensorTransform transform, const float* in,
+                                          const std::vector<int64_t>& shape, const GgufHeads& heads,
+                                          std::vector<float>& out);
+
 }  // namespace ilm
