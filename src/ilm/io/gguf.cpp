@@ -430,8 +430,7 @@ void GgufWriter::add_tensor(std::string name, std::vector<int64_t> shape, GgmlTy
     throw e.with_context(fmt::format("GGUF tensor {}", name));
   }
   tensor_index_.emplace(name, tensors_.size());
-  tensors_.push_back(
-      {std::move(name), std::move(shape), type, data, std::move(keep_alive), 0, bytes});
+  tensors_.push_back({std::move(name), std::move(shape), type, data, std::move(keep_alive), bytes});
 }
 
 void GgufWriter::add_tensor(std::string name, const Tensor& t, GgmlType type) {

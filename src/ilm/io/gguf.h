@@ -158,13 +158,12 @@ class GgufWriter {
     GgmlType type;
     const float* data;
     std::shared_ptr<const void> keep_alive;
-    uint64_t offset, bytes;
+    uint64_t bytes;  // stored size; offsets are laid out in write()
   };
   std::vector<std::pair<std::string, GgufValue>> kvs_;
   std::vector<PendingTensor> tensors_;
   std::unordered_map<std::string, size_t> kv_index_, tensor_index_;
   uint32_t alignment_ = kGgufDefaultAlignment;
-  uint64_t data_bytes_ = 0;  // the data section so far, each tensor padded to alignment_
 };
 
 struct GgufTensorInfo {
