@@ -553,3 +553,23 @@ TEST(Gguf, SurvivesRandomHeaderDamage) {
   EXPECT_GT(refused, 0);
   EXPECT_GT(opened, 0);  // damage to string contents or values is not detectable
 }
+
+TEST(Gguf, SummaryListsKeysAndTensors) {
+  TempDir dir;
+  GgufWriter w;
+  w.add_kv("general.architecture", "gpt2");
+  w.add_kv("tokenizer.ggml.tokens", std::vector<std::string>{"a", "b", "c", "d", "e", "f"});
+  w.add_kv("small", std::vector<int8_t>{-1, 2});
+  std::vector<float> x(64, 1.0f);
+  w.add_tensor("blk.0.ffn_up.weight", {2, 32}, GgmlType::q8_0, x.data());
+  w.write(dir.path / "s.gguf");
+  const std::string s = ilm::gguf_summary(GgufFile::open(dir.path / "s.gguf"));
+  EXPECT_NE(s.find("GGUF v3, alignment 32, 3 keys, 1 tensors"), std::string::npos) << s;
+  EXPECT_NE(s.find("  general.architecture = string \"gpt2\"\n"), std::string::npos) << s;
+  EXPECT_NE(
+      s.find("  tokenizer.ggml.tokens = array of 6 string: [\"a\", \"b\", \"c\", \"d\", ...]\n"),
+      std::string::npos)
+      << s;
+  EXPECT_NE(s.find("  small = array of 2 i8: [-1, 2]\n"), std::string::npos) << s;
+  EXPECT_NE(s.find("  blk.0.ffn_up.weight Q8_0 [2, 32] at 0 (68 bytes)\n"), std::string::npos) << s;
+}

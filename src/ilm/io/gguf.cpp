@@ -676,4 +676,41 @@ std::vector<float> GgufFile::read_f32(const GgufTensorInfo& t) const {
   return out;
 }
 
+std::string gguf_summary(const GgufFile& file, size_t array_items) {
+  std::string out =
+      fmt::format("{}: GGUF v{}, alignment {}, {} keys, {} tensors\n", file.path().string(),
+                  file.version(), file.alignment(), file.kvs().size(), file.tensors().size());
+  for (const auto& [key, value] : file.kvs()) {
+    std::string shown = value.describe();
+    if (value.type() == GgufType::array && value.array_size() > 0) {
+      std::vector<std::string> items;
+      std::visit(
+          [&](const auto& xs) {
+            using V = std::decay_t<decltype(xs)>;
+            if constexpr (!std::is_same_v<V, std::monostate>) {
+              for (size_t i = 0; i < xs.size() && i < array_items; ++i) {
+                if constexpr (std::is_same_v<V, std::vector<std::string>>)
+                  items.push_back(fmt::format("\"{}\"", xs[i]));
+                else if constexpr (std::is_same_v<V, std::vector<bool>>)
+                  items.push_back(xs[i] ? "true" : "false");
+                else if constexpr (std::is_same_v<V, std::vector<int8_t>> ||
+                                   std::is_same_v<V, std::vector<uint8_t>>)
+                  items.push_back(std::to_string(int(xs[i])));
+                else
+                  items.push_back(fmt::format("{}", xs[i]));
+              }
+            }
+          },
+          std::get<GgufArray>(value.storage()));
+      shown += fmt::format(": [{}{}]", fmt::join(items, ", "),
+                           value.array_size() > array_items ? ", ..." : "");
+    }
+    out += fmt::format("  {} = {}\n", key, shown);
+  }
+  for (const GgufTensorInfo& t : file.tensors())
+    out += fmt::format("  {} {} {} at {} ({} bytes)\n", t.name, ggml_type_name(t.type),
+                       shape_string(t.shape), t.offset, t.bytes);
+  return out;
+}
+
 }  // namespace ilm

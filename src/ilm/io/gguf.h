@@ -217,6 +217,10 @@ class GgufFile {
   std::map<std::string, size_t, std::less<>> kv_index_, tensor_index_;
 };
 
+// A readable listing for `ilm info`: version, alignment, each key with its value (arrays as
+// their type, length and first few items), each tensor with type, shape (ilm order) and offset.
+std::string gguf_summary(const GgufFile& file, size_t array_items = 4);
+
 // ---- templates ------------------------------------------------------------------------------
 
 namespace gguf_detail {
