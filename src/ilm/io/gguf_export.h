@@ -1,0 +1,50 @@
+// Exporting an ilm model to GGUF for llama.cpp: the GPT-2 architecture ("gpt2") with its
+// byte-level BPE tokenizer (docs/gguf.md).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "ilm/io/gguf.h"
+
+namespace ilm {
+
+class GPT;
+class Tokenizer;
+
+struct GgufExportOptions {
+  // The type of the matrices (2-D weights, token embedding included); vectors (norms, biases)
+  // and the position embedding stay F32, as llama.cpp's converter keeps them. A matrix whose
+  // rows are not a multiple of 32 falls back from Q8_0 to F16 (a note says which).
+  GgmlType matrix_type = GgmlType::f16;
+  std::string name;  // general.name; empty: not written
+  // Write output.weight as a copy of token_embd.weight (the tied head), as llama.cpp's
+  // converter does. llama.cpp since 2024 reuses token_embd when output.weight is absent, so
+  // false makes a smaller file that only newer llama.cpp versions load.
+  bool write_output_copy = true;
+};
+
+struct GgufExportReport {
+  std::vector<std::string> notes;  // approximations and fallbacks the user should know about
+  size_t tensors = 0;
+  uint64_t bytes = 0;  // the file's size
+};
+
+// The tokenizer.ggml.* metadata of a byte-level BPE tokenizer: ilm's tiktoken encodings
+// (BpeTokenizer: gpt2, r50k/p50k, cl100k_base, o200k_base) or a Hugging Face tokenizer.json
+// whose model is BPE over ByteLevel (what `ilm tokenizer train` writes). Tokens are spelled in
+// GPT-2's byte-to-unicode alphabet ("Ġthe"); merges in rank order ("Ġ t"); special tokens are
+// control tokens. n_vocab >= the tokenizer's size: ids past it are "[PAD<id>]" (unused), so the
+// token list matches the embedding's rows. Other tokenizers are an error naming their kind.
+void add_gguf_bpe_tokenizer(GgufWriter& writer, const Tokenizer& tokenizer, int32_t n_vocab,
+                            std::vector<std::string>* notes = nullptr);
+
+// Writes `model` (ilm's GPT, GPT-2's layout) and its tokenizer as a GGUF v3 file of
+// architecture "gpt2". Atomic: a failure leaves no file.
+GgufExportReport export_gpt2_gguf(const GPT& model, const Tokenizer& tokenizer,
+                                  const std::filesystem::path& out,
+                                  const GgufExportOptions& options = {});
+
+}  // namespace ilm

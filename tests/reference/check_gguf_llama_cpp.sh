@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# ctest: export a small GPT to GGUF (F32, F16, Q8_0) and run it in llama.cpp through
+# node-llama-cpp's prebuilt build: same tokens, same next-token distribution, same greedy text.
+# Exit 77 (ctest: skipped) when node, node-llama-cpp (npm i -E node-llama-cpp@3.21.1 into
+# .assets/npm) or the test_gguf_export executable is missing.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/common.bash"
+if [[ -z "${NODE_LLAMA_CPP:-}" ]]; then
+  need_node_file node-llama-cpp/dist/index.js
+else
+  need_node
+fi
+exe="${ILM_BINARY_DIR:-}/tests/test_gguf_export"
+[[ -x "$exe" ]] || skip "test_gguf_export not built"
+
+ILM_GGUF_LLAMA_DIR="$OUT_DIR/gguf_llama_cpp" "$exe" \
+  --gtest_filter='GgufExport.WritesLlamaCppReferenceCase'
+node "$REF_DIR/gguf_llama_cpp.mjs" "$OUT_DIR/gguf_llama_cpp"
