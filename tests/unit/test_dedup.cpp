@@ -361,8 +361,8 @@ TEST(MinHashLsh, ClustersDeterministicAndSmall) {
   }
   EXPECT_EQ(wrong, 0);
   EXPECT_EQ(a.size(), 1500);
-  // num_perm + 8 bytes a document, and 16 bands of 5-byte slots in tables of 2048 slots.
-  EXPECT_EQ(a.memory_bytes(), size_t{1500} * (128 + 8) + size_t{16} * 2048 * 5);
+  // num_perm + 8 bytes a document, and 16 bands of 4-byte slots in tables of 2048 slots.
+  EXPECT_EQ(a.memory_bytes(), size_t{1500} * (128 + 8) + size_t{16} * 2048 * 4);
   EXPECT_LE(a.memory_bytes() / 1500, 300u);
   EXPECT_NE(error_of([&] { a.insert(0, MinHashSignature(64)); }).find("num_perm"),
             std::string::npos);

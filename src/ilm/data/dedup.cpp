@@ -398,17 +398,11 @@ uint64_t MinHashLsh::band_key(const uint8_t* folded_band) const {
   return XXH3_64bits(folded_band, static_cast<size_t>(rows_));
 }
 
-// The top byte of a band key, kept beside its slot: a probe reads a kept signature only when
-// the fingerprints agree (all but 1/256 of the other slots are passed over without that cache
-// miss).
-static uint8_t fingerprint(uint64_t key) { return static_cast<uint8_t>(key >> 56); }
-
 void MinHashLsh::place(size_t band, uint64_t key, uint32_t doc) {
-  const size_t mask = capacity_ - 1;
-  size_t i = band * capacity_ + (key & mask);
-  while (slots_[i] != 0) i = band * capacity_ + ((i + 1) & mask);
-  slots_[i] = doc + 1;
-  fingerprints_[i] = fingerprint(key);
+  uint32_t* table = slots_.data() + band * capacity_;
+  size_t i = key & (capacity_ - 1);
+  while (table[i] != 0) i = (i + 1) & (capacity_ - 1);
+  table[i] = doc + 1;
 }
 
 std::optional<int64_t> MinHashLsh::insert(int64_t id, const MinHashSignature& sig) {
@@ -421,24 +415,31 @@ std::optional<int64_t> MinHashLsh::insert(int64_t id, const MinHashSignature& si
   const double needed = static_cast<double>(np) *
                         (config_.threshold * (1.0 - kFoldCollision) + kFoldCollision);
   const auto min_equal = static_cast<size_t>(std::ceil(needed - 1e-9));
-  const auto rows = static_cast<size_t>(rows_);
+  const auto rows = static_cast<size_t>(rows_), bands = static_cast<size_t>(bands_);
   const size_t mask = capacity_ - 1;
   uint64_t keys[1024];
-  for (size_t band = 0; band < static_cast<size_t>(bands_); ++band) {
-    keys[band] = band_key(folded + band * rows);
-  }
-  for (size_t band = 0; band < static_cast<size_t>(bands_) && capacity_ > 0; ++band) {
-    const uint8_t* key = folded + band * rows;
-    const uint32_t* table = slots_.data() + band * capacity_;
-    const uint8_t* prints = fingerprints_.data() + band * capacity_;
-    const uint8_t print = fingerprint(keys[band]);
-    for (size_t i = keys[band] & mask; table[i] != 0; i = (i + 1) & mask) {
-      if (prints[i] != print) continue;
-      const uint8_t* kept = folded_.data() + static_cast<size_t>(table[i] - 1) * np;
-      if (std::memcmp(kept + band * rows, key, rows) != 0) continue;
+  for (size_t band = 0; band < bands; ++band) keys[band] = band_key(folded + band * rows);
+  if (capacity_ > 0) {
+    // The kept documents in each band's probe run, then their signatures: each step's cache
+    // misses are prefetched together rather than waited for one at a time.
+    for (size_t band = 0; band < bands; ++band) {
+      __builtin_prefetch(slots_.data() + band * capacity_ + (keys[band] & mask));
+    }
+    probed_.clear();
+    for (size_t band = 0; band < bands; ++band) {
+      const uint32_t* table = slots_.data() + band * capacity_;
+      for (size_t i = keys[band] & mask; table[i] != 0; i = (i + 1) & mask) {
+        const uint32_t doc = table[i] - 1;
+        __builtin_prefetch(folded_.data() + doc * np + band * rows);
+        probed_.push_back({static_cast<uint32_t>(band), doc});
+      }
+    }
+    for (const auto& [band, doc] : probed_) {
+      const uint8_t* kept = folded_.data() + static_cast<size_t>(doc) * np;
+      if (std::memcmp(kept + band * rows, folded + band * rows, rows) != 0) continue;
       size_t equal = 0;
       for (size_t k = 0; k < np; ++k) equal += kept[k] == folded[k];
-      if (equal >= min_equal) return ids_[table[i] - 1];
+      if (equal >= min_equal) return ids_[doc];
     }
   }
   ILM_CHECK(ids_.size() < std::numeric_limits<uint32_t>::max() - 1,
@@ -447,14 +448,13 @@ std::optional<int64_t> MinHashLsh::insert(int64_t id, const MinHashSignature& si
   const auto doc = static_cast<uint32_t>(ids_.size());
   ids_.push_back(id);
   folded_.insert(folded_.end(), folded, folded + np);
-  for (size_t band = 0; band < static_cast<size_t>(bands_); ++band) place(band, keys[band], doc);
+  for (size_t band = 0; band < bands; ++band) place(band, keys[band], doc);
   return std::nullopt;
 }
 
 void MinHashLsh::grow() {
   capacity_ = std::max<size_t>(64, capacity_ * 2);
   slots_.assign(capacity_ * static_cast<size_t>(bands_), 0);
-  fingerprints_.assign(slots_.size(), 0);
   const auto np = static_cast<size_t>(config_.num_perm);
   const auto rows = static_cast<size_t>(rows_);
   // Room for exactly the documents the tables take before the next growth, so these vectors
@@ -470,8 +470,7 @@ void MinHashLsh::grow() {
 
 size_t MinHashLsh::memory_bytes() const {
   // The vectors' reserved room is left out: the pages not written yet are not resident.
-  return ids_.size() * sizeof(int64_t) + folded_.size() + slots_.size() * sizeof(uint32_t) +
-         fingerprints_.size();
+  return ids_.size() * sizeof(int64_t) + folded_.size() + slots_.size() * sizeof(uint32_t);
 }
 
 void DedupStats::merge(const DedupStats& other) {

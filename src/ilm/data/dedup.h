@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace ilm {
@@ -104,8 +105,8 @@ class MinHashLsh {  // documents inserted in order; deterministic
   // then in the order of the band's table.
   std::optional<int64_t> insert(int64_t id, const MinHashSignature& sig);
   int64_t size() const { return static_cast<int64_t>(ids_.size()); }  // documents kept
-  // For reports: num_perm + 8 bytes a kept document, plus 5 bytes a band in tables filled to
-  // between 3/8 and 3/4 (about 270 bytes a document for the defaults).
+  // For reports: num_perm + 8 bytes a kept document, plus 4 bytes a band in tables filled to
+  // between 3/8 and 3/4 (221 to 307 bytes a document for the defaults, 250 on average).
   size_t memory_bytes() const;
   const MinHashConfig& config() const { return config_; }  // bands resolved
 
@@ -122,11 +123,10 @@ class MinHashLsh {  // documents inserted in order; deterministic
   std::vector<uint8_t> folded_;
   // bands_ open-addressing tables of `capacity_` slots each (band j at j*capacity_), linear
   // probing, keyed by the XXH3 of the document's folded band. A slot holds 1 + the index of a
-  // kept document (0: empty) and, beside it, the key's top byte; the key itself is read back
-  // from folded_, so a slot costs 5 bytes.
+  // kept document (0: empty); the key itself is read back from folded_, so a slot costs 4 bytes.
   std::vector<uint32_t> slots_;
-  std::vector<uint8_t> fingerprints_;
   size_t capacity_ = 0;
+  std::vector<std::pair<uint32_t, uint32_t>> probed_;  // (band, document) of one insert
 };
 
 // Counts for reports: how many documents each dedup stage removed.
