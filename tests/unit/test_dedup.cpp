@@ -10,8 +10,10 @@
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <utf8proc.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <random>
 #include <string>
 #include <vector>
@@ -48,6 +50,53 @@ TEST(DedupNormalize, Nfkc) {
   EXPECT_EQ(normalize_for_dedup("caf\u00E9"), normalize_for_dedup("CAFE\u0301"));
   // Arabic with its diacritics is already NFKC: unchanged.
   EXPECT_EQ(normalize_for_dedup("مَرْحَبًا   بِكُمْ"), "مَرْحَبًا بِكُمْ");
+}
+
+// The definition, on the whole text at once: utf8proc NFKC + case fold, then whitespace.
+std::string reference_normalize(const std::string& text) {
+  utf8proc_uint8_t* mapped = nullptr;
+  const utf8proc_ssize_t n = utf8proc_map(
+      reinterpret_cast<const utf8proc_uint8_t*>(text.data()),
+      static_cast<utf8proc_ssize_t>(text.size()), &mapped,
+      static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT |
+                                     UTF8PROC_CASEFOLD));
+  EXPECT_GE(n, 0);
+  std::string out;
+  bool space = false;
+  for (utf8proc_ssize_t i = 0; i < n;) {
+    utf8proc_int32_t c = 0;
+    const utf8proc_ssize_t len = utf8proc_iterate(mapped + i, n - i, &c);
+    const bool white = (c >= 0x09 && c <= 0x0D) || c == 0x20 || c == 0x85 || c == 0xA0 ||
+                       c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 ||
+                       c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
+    if (white) {
+      space = !out.empty();
+    } else {
+      if (space) out += ' ';
+      space = false;
+      out.append(reinterpret_cast<const char*>(mapped + i), static_cast<size_t>(len));
+    }
+    i += len;
+  }
+  std::free(mapped);
+  return out;
+}
+
+TEST(DedupNormalize, PiecewiseEqualsWholeText) {
+  // normalize_for_dedup sends only the non-ASCII runs (and the ASCII byte before each) to
+  // utf8proc: random mixes of ASCII, combining marks, compatibility forms and spaces must come
+  // out as if the whole text had gone through it.
+  const std::vector<std::string> pieces = {
+      "a", "E", "o", " ", "\n", "\t", ".", "z", "\u0301", "\u0308", "\u0327", "\u00E9",
+      "\uFF21", "\uFB01", "\u00A0", "\u3000", "\u2028", "\uFEFB", "\u0645", "\u064E",
+      "\u1100", "\u1161", "\u11A8", "\u00DF", "\u03A3", "\u0130", "\u212B", "\u2460"};
+  std::mt19937_64 r(3);
+  for (int t = 0; t < 3000; ++t) {
+    std::string text;
+    const size_t len = r() % 12;
+    for (size_t i = 0; i < len; ++i) text += pieces[r() % pieces.size()];
+    ASSERT_EQ(normalize_for_dedup(text), reference_normalize(text)) << "text: " << text;
+  }
 }
 
 TEST(DedupNormalize, InvalidUtf8BecomesReplacementCharacter) {
