@@ -1,8 +1,9 @@
 // Dedup speed on tinyshakespeare cut into documents of about 4 KB: normalization and MinHash
 // signatures in MB/s of input on 1 and 2 threads (OpenMP over documents, as the pipeline
 // does), the whole near-dedup stage (normalize + signature + LSH insert), and the LSH insert
-// rate into a large index. Run from the repository root (it reads
-// ../shared/data/tinyshakespeare.txt; skipped when missing):
+// rate into a large index. Rates are per second of wall time; the CPU column is that of all
+// threads, so bytes / CPU time is the rate of one unshared core. Run from the repository root
+// (it reads ../shared/data/tinyshakespeare.txt; skipped when missing):
 //   build/bench/bench_dedup
 #include <benchmark/benchmark.h>
 #include <omp.h>
@@ -37,7 +38,8 @@ const std::vector<std::string>& documents() {
       end = end == std::string::npos ? text.size() : end + 2;
       doc.append(text, pos, end - pos);
       pos = end;
-      if (doc.size() >= kDocumentBytes || pos == text.size()) out.push_back(std::move(doc)), doc.clear();
+      if (doc.size() >= kDocumentBytes || pos == text.size())
+        out.push_back(std::move(doc)), doc.clear();
     }
     return out;
   }();
@@ -72,12 +74,18 @@ void BM_normalize(benchmark::State& st) {
   for (auto _ : st) {
     int64_t out = 0;
 #pragma omp parallel for num_threads(threads) schedule(dynamic, 8) reduction(+ : out)
-    for (size_t i = 0; i < docs.size(); ++i) out += static_cast<int64_t>(normalize_for_dedup(docs[i]).size());
+    for (size_t i = 0; i < docs.size(); ++i)
+      out += static_cast<int64_t>(normalize_for_dedup(docs[i]).size());
     benchmark::DoNotOptimize(out);
   }
   st.SetBytesProcessed(st.iterations() * total_bytes(docs));
 }
-BENCHMARK(BM_normalize)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_normalize)
+    ->Arg(1)
+    ->Arg(2)
+    ->UseRealTime()
+    ->MeasureProcessCPUTime()
+    ->Unit(benchmark::kMillisecond);
 
 // range(0): threads; range(1): 0 word 5-grams, 1 character 5-grams.
 void BM_signature(benchmark::State& st) {
@@ -98,6 +106,7 @@ BENCHMARK(BM_signature)
     ->ArgsProduct({{1, 2}, {0, 1}})
     ->ArgNames({"threads", "char"})
     ->UseRealTime()
+    ->MeasureProcessCPUTime()
     ->Unit(benchmark::kMillisecond);
 
 // The near-dedup stage as the pipeline runs it: normalize and sign on `threads` threads,
@@ -110,17 +119,24 @@ void BM_near_dedup(benchmark::State& st) {
   std::vector<MinHashSignature> sigs(docs.size());
   for (auto _ : st) {
 #pragma omp parallel for num_threads(threads) schedule(dynamic, 8)
-    for (size_t i = 0; i < docs.size(); ++i) sigs[i] = minhash_signature(normalize_for_dedup(docs[i]), config);
+    for (size_t i = 0; i < docs.size(); ++i)
+      sigs[i] = minhash_signature(normalize_for_dedup(docs[i]), config);
     MinHashLsh lsh(config);
     int64_t removed = 0;
     for (int pass = 0; pass < 2; ++pass) {
-      for (size_t i = 0; i < sigs.size(); ++i) removed += lsh.insert(static_cast<int64_t>(i), sigs[i]).has_value();
+      for (size_t i = 0; i < sigs.size(); ++i)
+        removed += lsh.insert(static_cast<int64_t>(i), sigs[i]).has_value();
     }
     if (removed != static_cast<int64_t>(docs.size())) st.SkipWithError("unexpected removals");
   }
   st.SetBytesProcessed(st.iterations() * total_bytes(docs));
 }
-BENCHMARK(BM_near_dedup)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_near_dedup)
+    ->Arg(1)
+    ->Arg(2)
+    ->UseRealTime()
+    ->MeasureProcessCPUTime()
+    ->Unit(benchmark::kMillisecond);
 
 // Inserts of range(0) random signatures (none near another) into one index: documents a
 // second and bytes a kept document.
@@ -135,7 +151,8 @@ void BM_lsh_insert(benchmark::State& st) {
   size_t memory = 0;
   for (auto _ : st) {
     MinHashLsh lsh(config);
-    for (size_t i = 0; i < n; ++i) benchmark::DoNotOptimize(lsh.insert(static_cast<int64_t>(i), sigs[i]));
+    for (size_t i = 0; i < n; ++i)
+      benchmark::DoNotOptimize(lsh.insert(static_cast<int64_t>(i), sigs[i]));
     memory = lsh.memory_bytes();
   }
   st.SetItemsProcessed(st.iterations() * static_cast<int64_t>(n));
@@ -152,7 +169,7 @@ void BM_exact_dedup(benchmark::State& st) {
   }
   st.SetBytesProcessed(st.iterations() * total_bytes(docs));
 }
-BENCHMARK(BM_exact_dedup)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_exact_dedup)->UseRealTime()->MeasureProcessCPUTime()->Unit(benchmark::kMillisecond);
 
 }  // namespace
 BENCHMARK_MAIN();

@@ -39,12 +39,12 @@ TEST(DedupNormalize, CaseAndWhitespace) {
 }
 
 TEST(DedupNormalize, Nfkc) {
-  EXPECT_EQ(normalize_for_dedup("ＡＢＣ１２３"), "abc123");        // full-width forms
-  EXPECT_EQ(normalize_for_dedup("\uFB01nd"), "find");                // ligature fi
-  EXPECT_EQ(normalize_for_dedup("x\u00B2"), "x2");                   // superscript two
-  EXPECT_EQ(normalize_for_dedup("\uFEFB"), "\u0644\u0627");          // ﻻ -> لا
+  EXPECT_EQ(normalize_for_dedup("ＡＢＣ１２３"), "abc123");         // full-width forms
+  EXPECT_EQ(normalize_for_dedup("\uFB01nd"), "find");               // ligature fi
+  EXPECT_EQ(normalize_for_dedup("x\u00B2"), "x2");                  // superscript two
+  EXPECT_EQ(normalize_for_dedup("\uFEFB"), "\u0644\u0627");         // ﻻ -> لا
   EXPECT_EQ(normalize_for_dedup("\uFEE3\uFEAE\uFEA3\uFE92\uFE8E"),  // presentation forms
-            "\u0645\u0631\u062D\u0628\u0627");                       // -> مرحبا
+            "\u0645\u0631\u062D\u0628\u0627");                      // -> مرحبا
   // A combining mark composes with the ASCII letter before it, also upper case.
   EXPECT_EQ(normalize_for_dedup("Cafe\u0301 E\u0301"), "caf\u00E9 \u00E9");
   EXPECT_EQ(normalize_for_dedup("caf\u00E9"), normalize_for_dedup("CAFE\u0301"));
@@ -55,11 +55,11 @@ TEST(DedupNormalize, Nfkc) {
 // The definition, on the whole text at once: utf8proc NFKC + case fold, then whitespace.
 std::string reference_normalize(const std::string& text) {
   utf8proc_uint8_t* mapped = nullptr;
-  const utf8proc_ssize_t n = utf8proc_map(
-      reinterpret_cast<const utf8proc_uint8_t*>(text.data()),
-      static_cast<utf8proc_ssize_t>(text.size()), &mapped,
-      static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT |
-                                     UTF8PROC_CASEFOLD));
+  const utf8proc_ssize_t n =
+      utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(text.data()),
+                   static_cast<utf8proc_ssize_t>(text.size()), &mapped,
+                   static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE |
+                                                  UTF8PROC_COMPAT | UTF8PROC_CASEFOLD));
   EXPECT_GE(n, 0);
   std::string out;
   bool space = false;
@@ -67,8 +67,8 @@ std::string reference_normalize(const std::string& text) {
     utf8proc_int32_t c = 0;
     const utf8proc_ssize_t len = utf8proc_iterate(mapped + i, n - i, &c);
     const bool white = (c >= 0x09 && c <= 0x0D) || c == 0x20 || c == 0x85 || c == 0xA0 ||
-                       c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 ||
-                       c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
+                       c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 ||
+                       c == 0x202F || c == 0x205F || c == 0x3000;
     if (white) {
       space = !out.empty();
     } else {
@@ -87,9 +87,10 @@ TEST(DedupNormalize, PiecewiseEqualsWholeText) {
   // utf8proc: random mixes of ASCII, combining marks, compatibility forms and spaces must come
   // out as if the whole text had gone through it.
   const std::vector<std::string> pieces = {
-      "a", "E", "o", " ", "\n", "\t", ".", "z", "\u0301", "\u0308", "\u0327", "\u00E9",
-      "\uFF21", "\uFB01", "\u00A0", "\u3000", "\u2028", "\uFEFB", "\u0645", "\u064E",
-      "\u1100", "\u1161", "\u11A8", "\u00DF", "\u03A3", "\u0130", "\u212B", "\u2460"};
+      "a",      "E",      "o",      " ",      "\n",     "\t",     ".",
+      "z",      "\u0301", "\u0308", "\u0327", "\u00E9", "\uFF21", "\uFB01",
+      "\u00A0", "\u3000", "\u2028", "\uFEFB", "\u0645", "\u064E", "\u1100",
+      "\u1161", "\u11A8", "\u00DF", "\u03A3", "\u0130", "\u212B", "\u2460"};
   std::mt19937_64 r(3);
   for (int t = 0; t < 3000; ++t) {
     std::string text;
@@ -100,7 +101,9 @@ TEST(DedupNormalize, PiecewiseEqualsWholeText) {
 }
 
 TEST(DedupNormalize, InvalidUtf8BecomesReplacementCharacter) {
-  EXPECT_EQ(normalize_for_dedup("A\xFF" "B"), "a\uFFFDb");
+  EXPECT_EQ(normalize_for_dedup("A\xFF"
+                                "B"),
+            "a\uFFFDb");
   EXPECT_EQ(normalize_for_dedup("\xC3"), "\uFFFD");  // cut off
 }
 
@@ -177,8 +180,7 @@ TEST(MinHashConfig, ChosenBands) {
       EXPECT_EQ(np % b, 0) << np << " " << t;
     }
   }
-  EXPECT_NEAR(lsh_candidate_probability(0.8, 16, 8), 1 - std::pow(1 - std::pow(0.8, 8), 16),
-              1e-15);
+  EXPECT_NEAR(lsh_candidate_probability(0.8, 16, 8), 1 - std::pow(1 - std::pow(0.8, 8), 16), 1e-15);
 }
 
 // ---- signatures -------------------------------------------------------------------------
@@ -219,7 +221,9 @@ Pair pair_with_replaced_tail(size_t length, size_t k, size_t n) {
 }
 
 // k for a similarity near J with M = 1000 shingles: k = M (1 - J) / (1 + J).
-size_t replaced_for(double j) { return static_cast<size_t>(std::lround(1000 * (1 - j) / (1 + j))); }
+size_t replaced_for(double j) {
+  return static_cast<size_t>(std::lround(1000 * (1 - j) / (1 + j)));
+}
 
 TEST(MinHash, ShingleJaccardKnownAnswers) {
   MinHashConfig c;
@@ -302,10 +306,9 @@ TEST(MinHash, ShortAndIdenticalTexts) {
   EXPECT_EQ(estimated_jaccard(minhash_signature("a b", c), minhash_signature("a b", c)), 1.0);
   EXPECT_LT(estimated_jaccard(minhash_signature("a b", c), minhash_signature("a c", c)), 0.05);
   EXPECT_EQ(minhash_signature("", c).size(), 128u);
-  EXPECT_NE(error_of([&] {
-              estimated_jaccard(MinHashSignature(128), MinHashSignature(64));
-            }).find("128"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of([&] { estimated_jaccard(MinHashSignature(128), MinHashSignature(64)); }).find("128"),
+      std::string::npos);
   c.num_perm = 100;  // not a multiple of the 16 lanes
   Pair p = pair_with_replaced_tail(504, 50, 5);
   EXPECT_EQ(minhash_signature(p.a, c).size(), 100u);
@@ -335,12 +338,12 @@ int detected_pairs(double target, const MinHashConfig& c) {
 }
 
 TEST(MinHashLsh, PairsAtKnownSimilarities) {
-  MinHashConfig c;  // threshold 0.8, 16 bands of 8 rows
+  MinHashConfig c;                         // threshold 0.8, 16 bands of 8 rows
   EXPECT_EQ(detected_pairs(0.95, c), 20);  // 7.8 sd above
   EXPECT_EQ(detected_pairs(0.9, c), 20);   // 3.8 sd above; a band misses with P < 2e-4
   EXPECT_EQ(detected_pairs(0.5, c), 0);    // 6.8 sd below
   EXPECT_EQ(detected_pairs(0.2, c), 0);
-  c.threshold = 0.7;  // 32 bands of 4 rows
+  c.threshold = 0.7;                       // 32 bands of 4 rows
   EXPECT_EQ(detected_pairs(0.85, c), 20);  // 4.7 sd above
   EXPECT_EQ(detected_pairs(0.5, c), 0);    // 4.5 sd below
 }
@@ -400,8 +403,10 @@ TEST(MinHashLsh, ClustersDeterministicAndSmall) {
   for (const auto& d : docs) sigs.push_back(minhash_signature(d.first, c));
   std::vector<std::optional<int64_t>> first, second;
   MinHashLsh a(c), b(c);
-  for (size_t i = 0; i < docs.size(); ++i) first.push_back(a.insert(static_cast<int64_t>(i), sigs[i]));
-  for (size_t i = 0; i < docs.size(); ++i) second.push_back(b.insert(static_cast<int64_t>(i), sigs[i]));
+  for (size_t i = 0; i < docs.size(); ++i)
+    first.push_back(a.insert(static_cast<int64_t>(i), sigs[i]));
+  for (size_t i = 0; i < docs.size(); ++i)
+    second.push_back(b.insert(static_cast<int64_t>(i), sigs[i]));
   EXPECT_EQ(first, second);
   int wrong = 0;
   for (size_t i = 0; i < docs.size(); ++i) {
@@ -415,6 +420,29 @@ TEST(MinHashLsh, ClustersDeterministicAndSmall) {
   EXPECT_LE(a.memory_bytes() / 1500, 300u);
   EXPECT_NE(error_of([&] { a.insert(0, MinHashSignature(64)); }).find("num_perm"),
             std::string::npos);
+}
+
+TEST(MinHashLsh, ManyDocumentsSharingABand) {
+  // 3000 signatures equal in band 0 (the first 8 values) and random elsewhere: similarity
+  // 8/128, all kept. Band 0 holds only the first kMaxPerBandKey of them, so each insert
+  // verifies at most that many candidates there (without the cap: 4.5 million in all).
+  MinHashConfig c;  // 16 bands of 8 rows
+  std::mt19937_64 r(11);
+  std::vector<MinHashSignature> sigs(3000, MinHashSignature(128));
+  for (auto& sig : sigs) {
+    for (size_t i = 0; i < 128; ++i)
+      sig[i] = i < 8 ? static_cast<uint32_t>(i) : static_cast<uint32_t>(r());
+  }
+  MinHashLsh lsh(c);
+  for (size_t i = 0; i < sigs.size(); ++i) {
+    ASSERT_EQ(lsh.insert(static_cast<int64_t>(i), sigs[i]), std::nullopt) << i;
+  }
+  EXPECT_EQ(lsh.size(), 3000);
+  EXPECT_LE(lsh.verified(), 3000 * MinHashLsh::kMaxPerBandKey);
+  EXPECT_GE(lsh.verified(), (3000 - MinHashLsh::kMaxPerBandKey) * MinHashLsh::kMaxPerBandKey);
+  // A copy of the last one, absent from band 0's table, is still found through the others.
+  EXPECT_EQ(lsh.insert(5000, sigs.back()), 2999);
+  EXPECT_EQ(lsh.insert(5001, sigs[0]), 0);
 }
 
 TEST(DedupStats, Merge) {

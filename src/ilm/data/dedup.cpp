@@ -27,11 +27,13 @@ namespace {
 // Unicode's White_Space property.
 bool is_white_space(char32_t c) {
   return (c >= 0x09 && c <= 0x0D) || c == 0x20 || c == 0x85 || c == 0xA0 || c == 0x1680 ||
-         (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F ||
-         c == 0x205F || c == 0x3000;
+         (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F ||
+         c == 0x3000;
 }
 
-bool is_ascii_space(unsigned char c) { return c == ' ' || (c >= 0x09 && c <= 0x0D); }
+bool is_ascii_space(unsigned char c) {
+  return c == ' ' || (c >= 0x09 && c <= 0x0D);
+}
 
 // Appends text, turning each whitespace run into one space, none at either end.
 struct CollapsingWriter {
@@ -46,7 +48,6 @@ struct CollapsingWriter {
     }
     out.append(bytes, n);
   }
-  void put(char c) { put(&c, 1); }
 };
 
 // Lower-case and whitespace collapse: all that NFKC + case folding does to ASCII.
@@ -185,8 +186,8 @@ void MinHashConfig::validate() const {
             "minhash config: bands must divide num_perm ({}) or be 0 (chosen from threshold), "
             "got {}",
             num_perm, bands);
-  ILM_CHECK(threshold > 0 && threshold <= 1,
-            "minhash config: threshold must be in (0, 1], got {}", threshold);
+  ILM_CHECK(threshold > 0 && threshold <= 1, "minhash config: threshold must be in (0, 1], got {}",
+            threshold);
 }
 
 int MinHashConfig::resolved_bands() const {
@@ -350,8 +351,8 @@ MinHashSignature minhash_signature(std::string_view normalized_text, const MinHa
 
 double estimated_jaccard(const MinHashSignature& a, const MinHashSignature& b) {
   ILM_CHECK(!a.empty() && a.size() == b.size(),
-            "estimated_jaccard: signatures of {} and {} values (expected the same, > 0)",
-            a.size(), b.size());
+            "estimated_jaccard: signatures of {} and {} values (expected the same, > 0)", a.size(),
+            b.size());
   size_t equal = 0;
   for (size_t i = 0; i < a.size(); ++i) equal += a[i] == b[i];
   return static_cast<double>(equal) / static_cast<double>(a.size());
@@ -374,7 +375,9 @@ namespace {
 
 // 8 bits of a signature value, from the top of a multiplicative hash: minima are small
 // numbers, so their own top bits are mostly 0, while these are near uniform.
-inline uint8_t fold8(uint32_t v) { return static_cast<uint8_t>((v * 0x9E3779B1u) >> 24); }
+inline uint8_t fold8(uint32_t v) {
+  return static_cast<uint8_t>((v * 0x9E3779B1u) >> 24);
+}
 
 // Kept signatures are folded to 8 bits a value ("b-bit minwise hashing", Li and Koenig 2010):
 // two values that differ fold to the same byte with probability 1/256, so the fraction E of
@@ -399,9 +402,15 @@ uint64_t MinHashLsh::band_key(const uint8_t* folded_band) const {
 }
 
 void MinHashLsh::place(size_t band, uint64_t key, uint32_t doc) {
+  const auto np = static_cast<size_t>(config_.num_perm), rows = static_cast<size_t>(rows_);
+  const uint8_t* values = folded_.data() + doc * np + band * rows;
   uint32_t* table = slots_.data() + band * capacity_;
+  int same = 0;
   size_t i = key & (capacity_ - 1);
-  while (table[i] != 0) i = (i + 1) & (capacity_ - 1);
+  for (; table[i] != 0; i = (i + 1) & (capacity_ - 1)) {
+    const uint8_t* kept = folded_.data() + static_cast<size_t>(table[i] - 1) * np + band * rows;
+    if (std::memcmp(kept, values, rows) == 0 && ++same == kMaxPerBandKey) return;
+  }
   table[i] = doc + 1;
 }
 
@@ -412,8 +421,8 @@ std::optional<int64_t> MinHashLsh::insert(int64_t id, const MinHashSignature& si
   uint8_t folded[1024];
   for (size_t i = 0; i < np; ++i) folded[i] = fold8(sig[i]);
   // E >= threshold (1 - 1/256) + 1/256, as a count of equal values.
-  const double needed = static_cast<double>(np) *
-                        (config_.threshold * (1.0 - kFoldCollision) + kFoldCollision);
+  const double needed =
+      static_cast<double>(np) * (config_.threshold * (1.0 - kFoldCollision) + kFoldCollision);
   const auto min_equal = static_cast<size_t>(std::ceil(needed - 1e-9));
   const auto rows = static_cast<size_t>(rows_), bands = static_cast<size_t>(bands_);
   const size_t mask = capacity_ - 1;
@@ -437,6 +446,7 @@ std::optional<int64_t> MinHashLsh::insert(int64_t id, const MinHashSignature& si
     for (const auto& [band, doc] : probed_) {
       const uint8_t* kept = folded_.data() + static_cast<size_t>(doc) * np;
       if (std::memcmp(kept + band * rows, folded + band * rows, rows) != 0) continue;
+      ++verified_;
       size_t equal = 0;
       for (size_t k = 0; k < np; ++k) equal += kept[k] == folded[k];
       if (equal >= min_equal) return ids_[doc];

@@ -52,10 +52,10 @@ enum class ShingleUnit { word, character };
 
 struct MinHashConfig {
   ShingleUnit unit = ShingleUnit::word;
-  int ngram = 5;          // shingle length in words or code points (of the normalized text)
-  int num_perm = 128;     // signature length
-  int bands = 0;          // 0: chosen from threshold and num_perm (optimal_bands); bands*rows
-                          // must equal num_perm
+  int ngram = 5;           // shingle length in words or code points (of the normalized text)
+  int num_perm = 128;      // signature length
+  int bands = 0;           // 0: chosen from threshold and num_perm (optimal_bands); bands*rows
+                           // must equal num_perm
   double threshold = 0.8;  // Jaccard similarity at or above which a document is a near-duplicate
   uint64_t seed = 1;
 
@@ -109,6 +109,14 @@ class MinHashLsh {  // documents inserted in order; deterministic
   // between 3/8 and 3/4 (221 to 307 bytes a document for the defaults, 250 on average).
   size_t memory_bytes() const;
   const MinHashConfig& config() const { return config_; }  // bands resolved
+  // Candidates compared with a kept signature so far (for reports and tests).
+  int64_t verified() const { return verified_; }
+
+  // A band's table holds at most this many documents with the same values in that band; later
+  // ones are kept but not entered in that band (they still are in the others). Without it, a
+  // corpus of many similar-but-not-duplicate documents (pages of one template) makes every
+  // insert compare with all of them: quadratic time.
+  static constexpr int kMaxPerBandKey = 32;
 
  private:
   void grow();
@@ -127,6 +135,7 @@ class MinHashLsh {  // documents inserted in order; deterministic
   std::vector<uint32_t> slots_;
   size_t capacity_ = 0;
   std::vector<std::pair<uint32_t, uint32_t>> probed_;  // (band, document) of one insert
+  int64_t verified_ = 0;
 };
 
 // Counts for reports: how many documents each dedup stage removed.
