@@ -87,12 +87,18 @@ TEST(DedupNormalize, PiecewiseEqualsWholeText) {
   // utf8proc: random mixes of ASCII, combining marks, compatibility forms and spaces must come
   // out as if the whole text had gone through it.
   const std::vector<std::string> pieces = {
-      "a",      "E",      "o",      " ",      "\n",     "\t",     ".",
-      "z",      "\u0301", "\u0308", "\u0327", "\u00E9", "\uFF21", "\uFB01",
-      "\u00A0", "\u3000", "\u2028", "\uFEFB", "\u0645", "\u064E", "\u1100",
-      "\u1161", "\u11A8", "\u00DF", "\u03A3", "\u0130", "\u212B", "\u2460"};
+      "a", "E", "o", " ", "\n", "\t", ".", "z", "\u0301", "\u0308", "\u0327", "\u00E9", "\uFF21",
+      "\uFB01", "\u00A0", "\u3000", "\u2028", "\uFEFB", "\u0645", "\u064E", "\u1100", "\u1161",
+      "\u11A8", "\u00DF", "\u03A3", "\u0130", "\u212B", "\u2460",
+      // alef, madda, hamza above, waw, yeh, tatweel; a Hangul syllable; Oriya and Sinhala
+      // vowel signs that compose with combining class 0; CJK, Cyrillic, emoji, math bold A;
+      // NEL, ogham space, en quad, soft hyphen; hamza forms, an LVT syllable, and precomposed
+      // Latin, Greek and Devanagari letters (some of which fold or take more marks)
+      "\u0627", "\u0653", "\u0654", "\u0648", "\u064A", "\u0640", "\uAC00", "\u0B47", "\u0B3E",
+      "\u0DD9", "\u0DCF", "\u4E2D", "\u0436", "\u0416", "\U0001F600", "\U0001D400", "\u0085",
+      "\u1680", "\u2000", "\u00AD"};
   std::mt19937_64 r(3);
-  for (int t = 0; t < 3000; ++t) {
+  for (int t = 0; t < 20000; ++t) {
     std::string text;
     const size_t len = r() % 12;
     for (size_t i = 0; i < len; ++i) text += pieces[r() % pieces.size()];

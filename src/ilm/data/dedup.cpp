@@ -31,6 +31,10 @@ bool is_white_space(char32_t c) {
          c == 0x3000;
 }
 
+// NFKC + case folding.
+constexpr auto kNormalizeOptions = static_cast<utf8proc_option_t>(
+    UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT | UTF8PROC_CASEFOLD);
+
 bool is_ascii_space(unsigned char c) {
   return c == ' ' || (c >= 0x09 && c <= 0x0D);
 }
@@ -50,23 +54,102 @@ struct CollapsingWriter {
   }
 };
 
-// Lower-case and whitespace collapse: all that NFKC + case folding does to ASCII.
-void put_ascii(std::string_view s, CollapsingWriter& w) {
+// Code points that NFKC + case folding leave as they are whatever surrounds them: mapped to
+// themselves alone, combining class 0 and a canonical decomposition (if any) that starts with
+// a starter, so nothing before them is reordered with or composed onto them; and not a
+// "second", a later part of a canonical decomposition, so they never compose onto the code
+// point before. A following code point can still compose onto them: normalize_for_dedup sends
+// the code point before a run of others to utf8proc with it. Most letters of most scripts
+// (Arabic with its hamza forms, CJK, Hangul syllables, lower-case Cyrillic, ...); ASCII is
+// handled apart. A bit a code point, 136 KiB, built on first use (a few milliseconds).
+class InertCodePoints {
+ public:
+  InertCodePoints() : bits_(0x110000 / 64, 0) {
+    constexpr utf8proc_int32_t kEnd = 0x110000;
+    auto surrogate = [](utf8proc_int32_t c) { return c >= 0xD800 && c <= 0xDFFF; };
+    auto decompose = [](utf8proc_int32_t c, utf8proc_int32_t(&parts)[32]) {
+      int boundclass = 0;
+      return utf8proc_decompose_char(c, parts, 32, UTF8PROC_DECOMPOSE, &boundclass);
+    };
+    std::vector<bool> second(kEnd, false);
+    for (utf8proc_int32_t c = 0; c < kEnd; ++c) {
+      if (surrogate(c) || utf8proc_get_property(c)->decomp_seqindex == UINT16_MAX) continue;
+      utf8proc_int32_t parts[32];
+      const utf8proc_ssize_t n = decompose(c, parts);
+      for (utf8proc_ssize_t k = 1; k < n && k < 32; ++k)
+        second[static_cast<size_t>(parts[k])] = true;
+    }
+    // Hangul vowels and trailing consonants compose onto syllables by algorithm, not table.
+    for (utf8proc_int32_t c = 0x1161; c <= 0x1175; ++c) second[static_cast<size_t>(c)] = true;
+    for (utf8proc_int32_t c = 0x11A8; c <= 0x11C2; ++c) second[static_cast<size_t>(c)] = true;
+    for (utf8proc_int32_t c = 0x80; c < kEnd; ++c) {
+      const utf8proc_property_t* p = utf8proc_get_property(c);
+      if (surrogate(c) || p->combining_class != 0 || second[static_cast<size_t>(c)]) continue;
+      if (p->decomp_seqindex != UINT16_MAX || p->casefold_seqindex != UINT16_MAX) {
+        if (!maps_to_itself(c)) continue;
+        utf8proc_int32_t parts[32];
+        if (decompose(c, parts) < 1) continue;
+        const auto first = static_cast<size_t>(parts[0]);
+        if (utf8proc_get_property(parts[0])->combining_class != 0 || second[first]) continue;
+      }
+      const auto i = static_cast<size_t>(c);
+      bits_[i / 64] |= uint64_t{1} << (i % 64);
+    }
+  }
+  bool operator[](char32_t c) const { return (bits_[c / 64] >> (c % 64)) & 1; }
+
+ private:
+  static bool maps_to_itself(utf8proc_int32_t c) {
+    utf8proc_uint8_t in[4];
+    const utf8proc_ssize_t n = utf8proc_encode_char(c, in);
+    utf8proc_uint8_t* out = nullptr;
+    const utf8proc_ssize_t m = utf8proc_map(in, n, &out, kNormalizeOptions);
+    const bool same = m == n && std::memcmp(in, out, static_cast<size_t>(n)) == 0;
+    std::free(out);
+    return same;
+  }
+  std::vector<uint64_t> bits_;
+};
+
+const InertCodePoints& inert_code_points() {
+  static const InertCodePoints table;
+  return table;
+}
+
+// Appends text of ASCII and inert code points: ASCII lower-cased, whitespace collapsed, the
+// rest as it is (all that NFKC + case folding does to them).
+void put_unchanged(std::string_view s, CollapsingWriter& w) {
   size_t i = 0;
   while (i < s.size()) {
-    if (is_ascii_space(static_cast<unsigned char>(s[i]))) {
-      w.space();
-      ++i;
-      continue;
+    size_t end = i;  // end of the run of non-whitespace from i
+    size_t space_length = 0;
+    while (end < s.size()) {
+      const auto c = static_cast<unsigned char>(s[end]);
+      if (c < 0x80) {
+        if (is_ascii_space(c)) {
+          space_length = 1;
+          break;
+        }
+        ++end;
+        continue;
+      }
+      const Utf8Scan scan = scan_utf8(s, end);
+      if (is_white_space(scan.code_point)) {
+        space_length = static_cast<size_t>(scan.length);
+        break;
+      }
+      end += static_cast<size_t>(scan.length);
     }
-    size_t end = i + 1;
-    while (end < s.size() && !is_ascii_space(static_cast<unsigned char>(s[end]))) ++end;
-    const size_t at = w.out.size() + (w.pending_space ? 1 : 0);
-    w.put(s.data() + i, end - i);
-    for (char* c = w.out.data() + at; c != w.out.data() + w.out.size(); ++c) {
-      if (*c >= 'A' && *c <= 'Z') *c = static_cast<char>(*c + 32);
+    if (end > i) {
+      const size_t at = w.out.size() + (w.pending_space ? 1 : 0);
+      w.put(s.data() + i, end - i);
+      // A-Z bytes occur in UTF-8 only as themselves.
+      for (char* c = w.out.data() + at; c != w.out.data() + w.out.size(); ++c) {
+        if (*c >= 'A' && *c <= 'Z') *c = static_cast<char>(*c + 32);
+      }
     }
-    i = end;
+    if (space_length > 0) w.space();
+    i = end + space_length;
   }
 }
 
@@ -87,8 +170,7 @@ std::string replace_invalid_utf8(std::string_view s) {
 }
 
 void put_unicode(std::string_view s, CollapsingWriter& w) {
-  constexpr auto kOptions = static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE |
-                                                           UTF8PROC_COMPAT | UTF8PROC_CASEFOLD);
+  constexpr auto kOptions = kNormalizeOptions;
   utf8proc_uint8_t* mapped = nullptr;
   utf8proc_ssize_t n = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(s.data()),
                                     static_cast<utf8proc_ssize_t>(s.size()), &mapped, kOptions);
@@ -115,24 +197,37 @@ void put_unicode(std::string_view s, CollapsingWriter& w) {
 }  // namespace
 
 std::string normalize_for_dedup(std::string_view text) {
-  // ASCII goes through put_ascii, everything else through utf8proc. A non-ASCII run takes the
-  // ASCII byte before it along, since a combining mark composes with the letter before it
-  // ("e" U+0301 -> U+00E9). Nothing composes with a following ASCII character, and ASCII is
-  // never reordered (combining class 0), so cutting before ASCII leaves the result unchanged.
+  // Runs of ASCII and inert code points are copied (put_unchanged); the rest goes through
+  // utf8proc a run at a time, taking the code point before the run along, since a combining
+  // mark composes with the letter before it ("e" U+0301 -> U+00E9). The code point after a run
+  // is ASCII or inert: never composed onto what precedes it, never reordered, so cutting there
+  // leaves the result as if utf8proc had seen the whole text (a unit test checks this).
+  const InertCodePoints& inert = inert_code_points();
+  // Length of the code point at i when it is ASCII or inert, else 0.
+  auto unchanged_length = [&](size_t i) -> size_t {
+    if (static_cast<unsigned char>(text[i]) < 0x80) return 1;
+    const Utf8Scan scan = scan_utf8(text, i);
+    return scan.status == Utf8Status::ok && inert[scan.code_point]
+               ? static_cast<size_t>(scan.length)
+               : 0;
+  };
   CollapsingWriter w;
   w.out.reserve(text.size());
   size_t i = 0;
   while (i < text.size()) {
-    size_t p = i;
-    while (p < text.size() && static_cast<unsigned char>(text[p]) < 0x80) ++p;
+    size_t p = i, last = i;  // p: the first code point to change; last: the one before it
+    for (size_t n; p < text.size() && (n = unchanged_length(p)) > 0; p += n) last = p;
     if (p == text.size()) {
-      put_ascii(text.substr(i), w);
+      put_unchanged(text.substr(i), w);
       break;
     }
-    const size_t start = p > i ? p - 1 : p;
-    put_ascii(text.substr(i, start - i), w);
+    const size_t start = p > i ? last : p;
+    put_unchanged(text.substr(i, start - i), w);
     size_t q = p;
-    while (q < text.size() && static_cast<unsigned char>(text[q]) >= 0x80) ++q;
+    while (q < text.size() && unchanged_length(q) == 0) {
+      const Utf8Scan scan = scan_utf8(text, q);
+      q += static_cast<size_t>(scan.length);
+    }
     put_unicode(text.substr(start, q - start), w);
     i = q;
   }
