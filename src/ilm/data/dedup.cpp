@@ -215,13 +215,23 @@ std::string normalize_for_dedup(std::string_view text) {
   w.out.reserve(text.size());
   size_t i = 0;
   while (i < text.size()) {
-    size_t p = i, last = i;  // p: the first code point to change; last: the one before it
-    for (size_t n; p < text.size() && (n = unchanged_length(p)) > 0; p += n) last = p;
+    size_t p = i;  // the first code point to change
+    while (p < text.size()) {
+      while (p < text.size() && static_cast<unsigned char>(text[p]) < 0x80) ++p;
+      const size_t n = p < text.size() ? unchanged_length(p) : 0;
+      if (n == 0) break;
+      p += n;
+    }
     if (p == text.size()) {
       put_unchanged(text.substr(i), w);
       break;
     }
-    const size_t start = p > i ? last : p;
+    // The code point before p (text[i, p) is valid UTF-8).
+    size_t start = p;
+    if (p > i) {
+      do --start;
+      while ((static_cast<unsigned char>(text[start]) & 0xC0) == 0x80);
+    }
     put_unchanged(text.substr(i, start - i), w);
     size_t q = p;
     while (q < text.size() && unchanged_length(q) == 0) {
