@@ -3,14 +3,17 @@
 // does), the whole near-dedup stage (normalize + signature + LSH insert), and the LSH insert
 // rate into a large index. Rates are per second of wall time; the CPU column is that of all
 // threads, so bytes / CPU time is the rate of one unshared core. Run from the repository root
-// (it reads ../shared/data/tinyshakespeare.txt; skipped when missing):
+// (it reads ../shared/data/tinyshakespeare.txt, or the file named by ILM_DEDUP_BENCH_TEXT;
+// skipped when missing):
+//   build/bench/bench_dedup
+//   bench/make_arabic_text.py /tmp/ar.txt 2 && ILM_DEDUP_BENCH_TEXT=/tmp/ar.txt
 //   build/bench/bench_dedup
 #include <benchmark/benchmark.h>
 #include <omp.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <random>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -22,25 +25,20 @@ namespace {
 
 constexpr size_t kDocumentBytes = 4096;
 
-// Paragraphs (blank-line separated) grouped into documents of at least kDocumentBytes.
+// Lines grouped into documents of at least kDocumentBytes.
 const std::vector<std::string>& documents() {
   static const std::vector<std::string> docs = [] {
     std::vector<std::string> out;
-    std::ifstream in("../shared/data/tinyshakespeare.txt", std::ios::binary);
+    const char* path = std::getenv("ILM_DEDUP_BENCH_TEXT");
+    std::ifstream in(path ? path : "../shared/data/tinyshakespeare.txt", std::ios::binary);
     if (!in) return out;
-    std::stringstream ss;
-    ss << in.rdbuf();
-    const std::string text = ss.str();
-    std::string doc;
-    size_t pos = 0;
-    while (pos < text.size()) {
-      size_t end = text.find("\n\n", pos);
-      end = end == std::string::npos ? text.size() : end + 2;
-      doc.append(text, pos, end - pos);
-      pos = end;
-      if (doc.size() >= kDocumentBytes || pos == text.size())
-        out.push_back(std::move(doc)), doc.clear();
+    std::string doc, line;
+    while (std::getline(in, line)) {
+      doc += line;
+      doc += '\n';
+      if (doc.size() >= kDocumentBytes) out.push_back(std::move(doc)), doc.clear();
     }
+    if (!doc.empty()) out.push_back(std::move(doc));
     return out;
   }();
   return docs;
