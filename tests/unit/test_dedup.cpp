@@ -83,9 +83,9 @@ std::string reference_normalize(const std::string& text) {
 }
 
 TEST(DedupNormalize, PiecewiseEqualsWholeText) {
-  // normalize_for_dedup sends only the non-ASCII runs (and the ASCII byte before each) to
-  // utf8proc: random mixes of ASCII, combining marks, compatibility forms and spaces must come
-  // out as if the whole text had gone through it.
+  // normalize_for_dedup sends only runs of code points that may change (and the code point
+  // before each) to utf8proc: random mixes of ASCII, letters, combining marks, compatibility
+  // forms, Hangul jamo and spaces must come out as if the whole text had gone through it.
   const std::vector<std::string> pieces = {
       "a", "E", "o", " ", "\n", "\t", ".", "z", "\u0301", "\u0308", "\u0327", "\u00E9", "\uFF21",
       "\uFB01", "\u00A0", "\u3000", "\u2028", "\uFEFB", "\u0645", "\u064E", "\u1100", "\u1161",
