@@ -27,7 +27,8 @@ namespace {
 const SafetensorsFile& golden() {
   static const SafetensorsFile st = [] {
     const char* env = std::getenv("ILM_GOLDEN_DIR");
-    fs::path dir = env && *env ? fs::path(env) : fs::path(ILM_SOURCE_DIR) / "tests/reference/golden";
+    fs::path dir =
+        env && *env ? fs::path(env) : fs::path(ILM_SOURCE_DIR) / "tests/reference/golden";
     return SafetensorsFile::open(dir / "tf_ops.safetensors");
   }();
   return st;
@@ -36,7 +37,8 @@ const SafetensorsFile& golden() {
 nlohmann::json settings(const std::string& name) {
   auto it = golden().metadata().find("case." + name);
   if (it == golden().metadata().end())
-    throw std::runtime_error(fmt::format("{}: no metadata case.{}", golden().path().string(), name));
+    throw std::runtime_error(
+        fmt::format("{}: no metadata case.{}", golden().path().string(), name));
   return nlohmann::json::parse(it->second);
 }
 
@@ -53,7 +55,8 @@ void expect_close(const Tensor& got, const std::string& name, double rel = 1e-5)
   ASSERT_EQ(got.shape(), want.shape()) << name;
   double max_ref = 0.0, max_err = 0.0;
   int64_t worst = 0;
-  for (int64_t i = 0; i < want.numel(); ++i) max_ref = std::max(max_ref, std::fabs(double(want.f32()[i])));
+  for (int64_t i = 0; i < want.numel(); ++i)
+    max_ref = std::max(max_ref, std::fabs(double(want.f32()[i])));
   for (int64_t i = 0; i < want.numel(); ++i) {
     double e = std::fabs(double(got.f32()[i]) - double(want.f32()[i]));
     if (std::isnan(e)) e = INFINITY;
@@ -62,7 +65,8 @@ void expect_close(const Tensor& got, const std::string& name, double rel = 1e-5)
   EXPECT_LE(max_err, rel * max_ref + 1e-7)
       << fmt::format("{}: max abs error {:.3g} at {} (got {:.9g}, want {:.9g}), max |ref| {:.3g}",
                      name, max_err, worst, got.f32()[worst], want.f32()[worst], max_ref);
-  std::printf("[ %-48s ] max error / max |ref| %.2e\n", name.c_str(), max_err / std::max(max_ref, 1e-30));
+  std::printf("[ %-48s ] max error / max |ref| %.2e\n", name.c_str(),
+              max_err / std::max(max_ref, 1e-30));
 }
 
 // Runs backward from the case's upstream gradient, then checks the output and the gradient of
@@ -115,8 +119,8 @@ TEST(TfOpsReference, Rope) {
 }
 
 TEST(TfOpsReference, RopeInvFreq) {
-  for (const char* variant : {"llama3_128", "dynamic_short", "dynamic_long", "linear_64",
-                              "none_theta1e6"}) {
+  for (const char* variant :
+       {"llama3_128", "dynamic_short", "dynamic_long", "linear_64", "none_theta1e6"}) {
     const std::string name = fmt::format("freq.{}", variant);
     nlohmann::json s = settings(name);
     expect_inv_freq(rope_inv_freq(rope_config(s), s.at("head_size"), s.at("seq_len")),

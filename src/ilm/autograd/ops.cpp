@@ -149,8 +149,8 @@ Var attention(Tape& tape, const Var& qkv, int n_head, bool causal) {
   return out;
 }
 
-Var attention_gqa(Tape& tape, const Var& q, const Var& k, const Var& v, int n_head,
-                  int n_kv_head, bool causal, const Tensor* key_mask) {
+Var attention_gqa(Tape& tape, const Var& q, const Var& k, const Var& v, int n_head, int n_kv_head,
+                  bool causal, const Tensor* key_mask) {
   const Shape& qs = q->value.shape();
   const Shape& ks = k->value.shape();
   ILM_CHECK(qs.ndim() == 3, "[attention_gqa] q must be (B,T,NH*HS), got {}", qs.to_string());
@@ -176,20 +176,21 @@ Var attention_gqa(Tape& tape, const Var& q, const Var& k, const Var& v, int n_he
     uint8_t* m = mask.data<uint8_t>();
     for (int64_t i = 0; i < bt.numel(); ++i)
       m[i] = key_mask->dtype() == DType::u8 ? key_mask->data<uint8_t>()[i] != 0
-                                           : key_mask->data<int32_t>()[i] != 0;
+                                            : key_mask->data<int32_t>()[i] != 0;
   }
   Var out = tape.output(tape.alloc(qs), {&q, &k, &v});
   Tensor att;
   if (out->requires_grad) att = tape.alloc({B, n_head, T, T});
-  cpu::attention_gqa_forward(out->value.f32(), att.defined() ? att.f32() : nullptr,
-                             q->value.f32(), k->value.f32(), v->value.f32(),
+  cpu::attention_gqa_forward(out->value.f32(), att.defined() ? att.f32() : nullptr, q->value.f32(),
+                             k->value.f32(), v->value.f32(),
                              mask.defined() ? mask.data<uint8_t>() : nullptr, B, T, n_head,
                              n_kv_head, HS, causal);
-  tape.record("attention_gqa", out, [&tape, out, q, k, v, att, B, T, n_head, n_kv_head, HS, causal] {
-    cpu::attention_gqa_backward(gp(tape, q), gp(tape, k), gp(tape, v), out->grad.f32(),
-                                q->value.f32(), k->value.f32(), v->value.f32(), att.f32(), B, T,
-                                n_head, n_kv_head, HS, causal);
-  });
+  tape.record("attention_gqa", out,
+              [&tape, out, q, k, v, att, B, T, n_head, n_kv_head, HS, causal] {
+                cpu::attention_gqa_backward(gp(tape, q), gp(tape, k), gp(tape, v), out->grad.f32(),
+                                            q->value.f32(), k->value.f32(), v->value.f32(),
+                                            att.f32(), B, T, n_head, n_kv_head, HS, causal);
+              });
   return out;
 }
 
@@ -205,8 +206,8 @@ Var rmsnorm(Tape& tape, const Var& x, const Var& w, float eps) {
   cpu::rmsnorm_forward(out->value.f32(), rstd.defined() ? rstd.f32() : nullptr, x->value.f32(),
                        w->value.f32(), N, C, eps);
   tape.record("rmsnorm", out, [&tape, out, x, w, rstd, N, C] {
-    cpu::rmsnorm_backward(gp(tape, x), gp(tape, w), out->grad.f32(), x->value.f32(),
-                          w->value.f32(), rstd.f32(), N, C);
+    cpu::rmsnorm_backward(gp(tape, x), gp(tape, w), out->grad.f32(), x->value.f32(), w->value.f32(),
+                          rstd.f32(), N, C);
   });
   return out;
 }
@@ -222,10 +223,12 @@ Var rope(Tape& tape, const Var& x, int n_head, const RopeConfig& cfg, int pos0) 
   std::vector<float> inv_freq = rope_inv_freq(cfg, HS, pos0 + T);
   Var out = tape.output(tape.alloc(xs), {&x});
   cpu::rope_forward(out->value.f32(), x->value.f32(), inv_freq.data(), B, T, n_head, HS, rd, pos0);
-  tape.record("rope", out, [&tape, out, x, inv_freq = std::move(inv_freq), B, T, n_head, HS, rd, pos0] {
-    if (x->requires_grad)
-      cpu::rope_backward(gp(tape, x), out->grad.f32(), inv_freq.data(), B, T, n_head, HS, rd, pos0);
-  });
+  tape.record("rope", out,
+              [&tape, out, x, inv_freq = std::move(inv_freq), B, T, n_head, HS, rd, pos0] {
+                if (x->requires_grad)
+                  cpu::rope_backward(gp(tape, x), out->grad.f32(), inv_freq.data(), B, T, n_head,
+                                     HS, rd, pos0);
+              });
   return out;
 }
 

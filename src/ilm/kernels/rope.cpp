@@ -23,7 +23,8 @@ std::vector<float> rope_inv_freq(const RopeConfig& cfg, int HS, int seq_len) {
             "[rope] unknown rope_scaling type '{}' (expected none, linear, dynamic or llama3)",
             kind);
   ILM_CHECK(cfg.theta > 0.0f, "[rope] rope_theta {} must be positive", cfg.theta);
-  if (!plain) ILM_CHECK(cfg.factor > 0.0f, "[rope] rope_scaling factor {} must be positive", cfg.factor);
+  if (!plain)
+    ILM_CHECK(cfg.factor > 0.0f, "[rope] rope_scaling factor {} must be positive", cfg.factor);
   double base = cfg.theta;
   const double factor = cfg.factor;
   if (kind == "dynamic") {

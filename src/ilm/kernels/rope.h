@@ -20,8 +20,8 @@ struct RopeConfig {
   int rotary_dim = 0;      // dims rotated at the start of each head; 0 = the whole head
   std::string scaling;     // "", "none", "default", "linear", "dynamic" or "llama3"
   float factor = 1.0f;
-  float low_freq_factor = 1.0f;   // llama3
-  float high_freq_factor = 4.0f;  // llama3
+  float low_freq_factor = 1.0f;    // llama3
+  float high_freq_factor = 4.0f;   // llama3
   int original_max_positions = 0;  // dynamic, llama3: original_max_position_embeddings
 };
 

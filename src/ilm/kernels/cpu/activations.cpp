@@ -7,7 +7,9 @@
 namespace ilm::cpu {
 
 namespace {
-inline float sigmoid(float x) { return 1.0f / (1.0f + exp_approx(-x)); }
+inline float sigmoid(float x) {
+  return 1.0f / (1.0f + exp_approx(-x));
+}
 }  // namespace
 
 void silu_forward(float* out, const float* inp, int64_t N) {

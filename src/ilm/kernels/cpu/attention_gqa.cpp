@@ -20,23 +20,20 @@ namespace {
 // null); every other entry becomes 0, and so does the whole row when none is kept.
 void masked_softmax_row(float* row, int n, const uint8_t* keep, int T) {
   float mx = -std::numeric_limits<float>::infinity();
-  bool any = false;
-  for (int j = 0; j < n; ++j)
-    if (!keep || keep[j]) {
-      mx = any && mx >= row[j] ? mx : row[j];
-      any = true;
-    }
-  if (!any) {
-    for (int j = 0; j < T; ++j) row[j] = 0.0f;
-    return;
-  }
   float s = 0.0f;
   if (keep) {
+    for (int j = 0; j < n; ++j)
+      if (keep[j] && row[j] > mx) mx = row[j];
+    if (mx == -std::numeric_limits<float>::infinity()) {  // nothing to attend (or all -inf)
+      for (int j = 0; j < T; ++j) row[j] = 0.0f;
+      return;
+    }
     for (int j = 0; j < n; ++j) {
       row[j] = keep[j] ? exp_approx(row[j] - mx) : 0.0f;
       s += row[j];
     }
   } else {
+    for (int j = 0; j < n; ++j) mx = row[j] > mx ? row[j] : mx;
 #pragma omp simd reduction(+ : s)
     for (int j = 0; j < n; ++j) {
       row[j] = exp_approx(row[j] - mx);

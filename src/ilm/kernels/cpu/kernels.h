@@ -115,8 +115,8 @@ void rmsnorm_backward(float* dinp, float* dweight, const float* dout, const floa
 // inp and out (B,T,NH*HS); out may alias inp. In each head, dims i and i + rotary_dim/2
 // (i < rotary_dim/2) rotate by the angle (pos0 + t) * inv_freq[i] (ilm/kernels/rope.h
 // computes inv_freq); dims from rotary_dim to HS are copied. rotary_dim is even, <= HS.
-void rope_forward(float* out, const float* inp, const float* inv_freq, int B, int T, int NH,
-                  int HS, int rotary_dim, int pos0);
+void rope_forward(float* out, const float* inp, const float* inv_freq, int B, int T, int NH, int HS,
+                  int rotary_dim, int pos0);
 // dinp += the inverse rotation of dout (dinp must not alias dout).
 void rope_backward(float* dinp, const float* dout, const float* inv_freq, int B, int T, int NH,
                    int HS, int rotary_dim, int pos0);

@@ -23,8 +23,8 @@ void rope_table(std::vector<float>& cs, std::vector<float>& sn, const float* inv
 }
 
 // out = R(sign * angle) inp over (B,T,NH*HS); accumulate adds into out instead of writing.
-void rope_apply(float* out, const float* inp, const float* inv_freq, int B, int T, int NH,
-                int HS, int rotary_dim, int pos0, float sign, bool accumulate) {
+void rope_apply(float* out, const float* inp, const float* inv_freq, int B, int T, int NH, int HS,
+                int rotary_dim, int pos0, float sign, bool accumulate) {
   const int half = rotary_dim / 2;
   std::vector<float> cs, sn;
   rope_table(cs, sn, inv_freq, T, half, pos0);
@@ -57,8 +57,8 @@ void rope_apply(float* out, const float* inp, const float* inv_freq, int B, int 
 
 }  // namespace
 
-void rope_forward(float* out, const float* inp, const float* inv_freq, int B, int T, int NH,
-                  int HS, int rotary_dim, int pos0) {
+void rope_forward(float* out, const float* inp, const float* inv_freq, int B, int T, int NH, int HS,
+                  int rotary_dim, int pos0) {
   rope_apply(out, inp, inv_freq, B, T, NH, HS, rotary_dim, pos0, 1.0f, false);
 }
 
