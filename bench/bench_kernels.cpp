@@ -3,6 +3,7 @@
 //   build/bench/bench_kernels --benchmark_filter=attention
 #include <benchmark/benchmark.h>
 
+#include <cmath>
 #include <vector>
 
 #include "ilm/core/rng.h"
@@ -104,6 +105,95 @@ void BM_crossentropy(benchmark::State& st) {
   }
 }
 BENCHMARK(BM_crossentropy)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
+
+// ---- Transformer ops (LLaMA-style), at the same shapes; kv heads NH/2 for attention_gqa.
+
+void BM_rmsnorm(benchmark::State& st) {
+  Shape s = kShapes[st.range(0)];
+  int64_t N = int64_t(s.B) * s.T;
+  auto x = randn(static_cast<size_t>(N) * s.C, 1), w = randn(static_cast<size_t>(s.C), 2),
+       d = randn(static_cast<size_t>(N) * s.C, 3);
+  std::vector<float> out(x.size()), rstd(static_cast<size_t>(N)), dx(x.size()),
+      dw(static_cast<size_t>(s.C));
+  for (auto _ : st) {
+    cpu::rmsnorm_forward(out.data(), rstd.data(), x.data(), w.data(), N, s.C, 1e-6f);
+    cpu::rmsnorm_backward(dx.data(), dw.data(), d.data(), x.data(), w.data(), rstd.data(), N, s.C);
+  }
+}
+BENCHMARK(BM_rmsnorm)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
+
+void BM_rope(benchmark::State& st) {
+  Shape s = kShapes[st.range(0)];
+  const int HS = s.C / s.NH;
+  auto x = randn(static_cast<size_t>(s.B) * s.T * s.C, 1), d = randn(x.size(), 2);
+  std::vector<float> out(x.size()), dx(x.size()), inv_freq(static_cast<size_t>(HS / 2));
+  for (int i = 0; i < HS / 2; ++i) inv_freq[size_t(i)] = std::pow(10000.0f, -2.0f * i / HS);
+  for (auto _ : st) {
+    cpu::rope_forward(out.data(), x.data(), inv_freq.data(), s.B, s.T, s.NH, HS, HS, 0);
+    cpu::rope_backward(dx.data(), d.data(), inv_freq.data(), s.B, s.T, s.NH, HS, HS, 0);
+  }
+}
+BENCHMARK(BM_rope)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
+
+void BM_attention_gqa(benchmark::State& st) {
+  Shape s = kShapes[st.range(0)];
+  bool backward = st.range(1);
+  const int HS = s.C / s.NH, NKV = s.NH / 2;
+  const size_t nq = static_cast<size_t>(s.B) * s.T * s.C, nkv = nq / 2;
+  auto q = randn(nq, 1), k = randn(nkv, 2), v = randn(nkv, 3), dout = randn(nq, 4);
+  std::vector<float> out(nq), att(static_cast<size_t>(s.B) * s.NH * s.T * s.T), dq(nq), dk(nkv),
+      dv(nkv);
+  cpu::attention_gqa_forward(out.data(), att.data(), q.data(), k.data(), v.data(), nullptr, s.B,
+                             s.T, s.NH, NKV, HS, true);
+  for (auto _ : st) {
+    if (backward)
+      cpu::attention_gqa_backward(dq.data(), dk.data(), dv.data(), dout.data(), q.data(), k.data(),
+                                  v.data(), att.data(), s.B, s.T, s.NH, NKV, HS, true);
+    else
+      cpu::attention_gqa_forward(out.data(), att.data(), q.data(), k.data(), v.data(), nullptr, s.B,
+                                 s.T, s.NH, NKV, HS, true);
+  }
+}
+BENCHMARK(BM_attention_gqa)->ArgsProduct({{0, 1}, {0, 1}})->Unit(benchmark::kMillisecond);
+
+// One decoding step (Tq = 1) against a cache of T positions.
+void BM_attention_gqa_cached(benchmark::State& st) {
+  Shape s = kShapes[st.range(0)];
+  const int HS = s.C / s.NH, NKV = s.NH / 2;
+  auto q = randn(static_cast<size_t>(s.C), 1), k = randn(static_cast<size_t>(s.T) * NKV * HS, 2),
+       v = randn(static_cast<size_t>(s.T) * NKV * HS, 3);
+  std::vector<float> out(static_cast<size_t>(s.C));
+  for (auto _ : st)
+    cpu::attention_gqa_forward_cached(out.data(), q.data(), s.C, k.data(), v.data(), 1, s.T - 1,
+                                      s.NH, NKV, HS);
+}
+BENCHMARK(BM_attention_gqa_cached)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
+
+// SwiGLU on the (B*T, 4C) MLP activations; silu and tanh on the same count.
+void BM_swiglu_silu_tanh(benchmark::State& st) {
+  Shape s = kShapes[st.range(0)];
+  int64_t N = int64_t(s.B) * s.T * 4 * s.C;
+  auto g = randn(static_cast<size_t>(N), 1), u = randn(static_cast<size_t>(N), 2),
+       d = randn(static_cast<size_t>(N), 3);
+  std::vector<float> out(static_cast<size_t>(N)), dg(static_cast<size_t>(N)),
+      du(static_cast<size_t>(N));
+  for (auto _ : st) {
+    switch (st.range(1)) {
+      case 0:
+        cpu::swiglu_forward(out.data(), g.data(), u.data(), N);
+        cpu::swiglu_backward(dg.data(), du.data(), d.data(), g.data(), u.data(), N);
+        break;
+      case 1:
+        cpu::silu_forward(out.data(), g.data(), N);
+        cpu::silu_backward(dg.data(), g.data(), d.data(), N);
+        break;
+      default:
+        cpu::tanh_forward(out.data(), g.data(), N);
+        cpu::tanh_backward(dg.data(), out.data(), d.data(), N);
+    }
+  }
+}
+BENCHMARK(BM_swiglu_silu_tanh)->ArgsProduct({{0, 1}, {0, 1, 2}})->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

@@ -7,6 +7,7 @@
 
 #include "ilm/autograd/ops.h"
 #include "ilm/core/threads.h"
+#include "ilm/kernels/cpu/kernels.h"
 #include "ilm/models/gpt.h"
 
 using namespace ilm;
@@ -242,4 +243,326 @@ TEST(OpsGrad, CrossEntropyGradientInPlaceMatches) {
   check_grads({x, w}, [&](Tape& t) {
     return cross_entropy(t, linear(t, x, w, nullptr), targets, -1, true);
   });
+}
+
+// ---- Transformer ops (LLaMA, Mistral, Falcon, BERT): RMSNorm, RoPE, grouped attention,
+// SwiGLU, SiLU, tanh.
+
+TEST(OpsGrad, RMSNorm) {
+  Rng rng(20);
+  for (auto [N, C] : {std::pair{1, 1}, std::pair{1, 2}, std::pair{7, 20}, std::pair{3, 33}}) {
+    Var x = param({N, C}, rng), w = param({C}, rng);
+    check_grads({x, w}, [&](Tape& t) { return rmsnorm(t, x, w, 1e-5f); });
+  }
+}
+
+TEST(OpsGrad, RMSNormValue) {
+  Tape t;
+  NoGrad ng(t);
+  Var x = make_var(Tensor::zeros({1, 2})), w = make_var(Tensor::zeros({2}));
+  x->value.f32()[0] = 3.0f, x->value.f32()[1] = 4.0f;
+  w->value.f32()[0] = 1.0f, w->value.f32()[1] = 2.0f;
+  Var y = rmsnorm(t, x, w, 0.0f);  // rms = sqrt((9 + 16) / 2)
+  const double r = 1.0 / std::sqrt(12.5);
+  EXPECT_NEAR(y->value.f32()[0], 3.0 * r, 1e-6);
+  EXPECT_NEAR(y->value.f32()[1], 8.0 * r, 1e-6);
+}
+
+namespace {
+
+RopeConfig rope_cfg(const std::string& scaling, int rotary_dim = 0) {
+  RopeConfig c;
+  c.theta = 100.0f;  // small, so that every pair turns visibly over a few positions
+  c.rotary_dim = rotary_dim;
+  c.scaling = scaling;
+  c.factor = 4.0f;
+  c.low_freq_factor = 1.0f;
+  c.high_freq_factor = 4.0f;
+  c.original_max_positions = 8;
+  return c;
+}
+
+}  // namespace
+
+TEST(OpsGrad, Rope) {
+  Rng rng(21);
+  struct Case {
+    int B, T, NH, HS, rotary_dim, pos0;
+    const char* scaling;
+  };
+  for (Case c : {Case{1, 1, 1, 2, 0, 0, ""}, Case{1, 1, 2, 8, 0, 3, "none"},
+                 Case{2, 7, 3, 8, 4, 5, "linear"}, Case{1, 7, 2, 6, 6, 2, "dynamic"},
+                 Case{2, 7, 2, 5, 4, 9, "llama3"}, Case{1, 3, 1, 7, 2, 0, "linear"}}) {
+    Var x = param({c.B, c.T, c.NH * c.HS}, rng);
+    RopeConfig cfg = rope_cfg(c.scaling, c.rotary_dim);
+    check_grads({x}, [&](Tape& t) { return rope(t, x, c.NH, cfg, c.pos0); });
+  }
+}
+
+TEST(OpsGrad, RopeRotatesPairsByPositionTimesFrequency) {
+  // HS 4, rotary_dim 4: pairs (0,2) at inv_freq 1 and (1,3) at inv_freq 1/theta^(1/2) = 0.1.
+  Tape t;
+  NoGrad ng(t);
+  RopeConfig cfg = rope_cfg("");
+  const int T = 3, pos0 = 2;
+  Var x = make_var(Tensor::zeros({1, T, 4}));
+  for (int tt = 0; tt < T; ++tt) {
+    float* r = x->value.f32() + tt * 4;
+    r[0] = 1.0f, r[1] = 2.0f, r[2] = 3.0f, r[3] = -1.0f;
+  }
+  Var y = rope(t, x, 1, cfg, pos0);
+  for (int tt = 0; tt < T; ++tt) {
+    const double p = pos0 + tt;
+    const float* r = y->value.f32() + tt * 4;
+    EXPECT_NEAR(r[0], 1 * std::cos(p) - 3 * std::sin(p), 1e-6);
+    EXPECT_NEAR(r[2], 3 * std::cos(p) + 1 * std::sin(p), 1e-6);
+    EXPECT_NEAR(r[1], 2 * std::cos(0.1 * p) + 1 * std::sin(0.1 * p), 1e-6);
+    EXPECT_NEAR(r[3], -1 * std::cos(0.1 * p) + 2 * std::sin(0.1 * p), 1e-6);
+  }
+  // Partial rotary: dims past rotary_dim are copied.
+  cfg.rotary_dim = 2;
+  Var z = rope(t, x, 1, cfg, pos0);
+  for (int tt = 0; tt < T; ++tt) {
+    EXPECT_EQ(z->value.f32()[tt * 4 + 2], 3.0f);
+    EXPECT_EQ(z->value.f32()[tt * 4 + 3], -1.0f);
+  }
+}
+
+TEST(OpsGrad, RopeScoresDependOnRelativePosition) {
+  // <rope(q, m), rope(k, n)> depends only on m - n: the point of RoPE.
+  Rng rng(22);
+  Tape t;
+  NoGrad ng(t);
+  RopeConfig cfg = rope_cfg("none");
+  Var q = param({1, 1, 8}, rng), k = param({1, 1, 8}, rng);
+  auto score = [&](int m, int n) {
+    const float* a = rope(t, q, 1, cfg, m)->value.f32();
+    const float* b = rope(t, k, 1, cfg, n)->value.f32();
+    double s = 0;
+    for (int i = 0; i < 8; ++i) s += double(a[i]) * b[i];
+    return s;
+  };
+  EXPECT_NEAR(score(3, 1), score(12, 10), 1e-5);
+  EXPECT_NEAR(score(0, 5), score(7, 12), 1e-5);
+}
+
+TEST(RopeInvFreq, Variants) {
+  RopeConfig c;
+  c.theta = 10000.0f;
+  auto f = rope_inv_freq(c, 4, 1);  // 1 / 10000^(0/4), 1 / 10000^(2/4)
+  ASSERT_EQ(f.size(), 2u);
+  EXPECT_FLOAT_EQ(f[0], 1.0f);
+  EXPECT_FLOAT_EQ(f[1], 0.01f);
+  c.scaling = "linear";
+  c.factor = 2.0f;
+  f = rope_inv_freq(c, 4, 1);
+  EXPECT_FLOAT_EQ(f[0], 0.5f);
+  EXPECT_FLOAT_EQ(f[1], 0.005f);
+  // dynamic: unchanged up to original_max_positions, then the base grows.
+  c.scaling = "dynamic";
+  c.original_max_positions = 16;
+  f = rope_inv_freq(c, 4, 16);
+  EXPECT_FLOAT_EQ(f[1], 0.01f);
+  f = rope_inv_freq(c, 4, 32);  // base 10000 * (2*32/16 - 1)^(4/2) = 90000
+  EXPECT_FLOAT_EQ(f[0], 1.0f);
+  EXPECT_FLOAT_EQ(f[1], float(1.0 / std::sqrt(90000.0)));
+  // llama3, orig 16, low 1, high 4: wavelengths > 16 divided by factor, < 4 kept, between
+  // interpolated. HS 8, theta 10: inv_freq 1, 10^-0.25, 10^-0.5, 10^-0.75.
+  c.scaling = "llama3";
+  c.theta = 10.0f;
+  c.factor = 8.0f;
+  f = rope_inv_freq(c, 8, 1);
+  for (int i = 0; i < 4; ++i) {
+    double inv = std::pow(10.0, -i / 4.0), wl = 2 * M_PI / inv, want = inv;
+    if (wl > 16)
+      want = inv / 8;
+    else if (wl >= 4) {
+      double s = (16 / wl - 1) / 3;
+      want = (1 - s) * inv / 8 + s * inv;
+    }
+    EXPECT_FLOAT_EQ(f[size_t(i)], float(want)) << i;
+  }
+  c.scaling = "yarn";
+  EXPECT_THROW(rope_inv_freq(c, 8, 1), Error);
+  c.scaling = "";
+  c.rotary_dim = 3;
+  EXPECT_THROW(rope_inv_freq(c, 8, 1), Error);
+  c.rotary_dim = 10;
+  EXPECT_THROW(rope_inv_freq(c, 8, 1), Error);
+}
+
+namespace {
+
+Tensor key_mask_tensor(int B, int T, const std::vector<int>& keep, DType dt) {
+  Tensor m = Tensor::zeros({B, T}, dt);
+  for (int i = 0; i < B * T; ++i) {
+    if (dt == DType::u8)
+      m.data<uint8_t>()[i] = uint8_t(keep[size_t(i)]);
+    else
+      m.data<int32_t>()[i] = keep[size_t(i)] ? 7 : 0;  // any nonzero keeps
+  }
+  return m;
+}
+
+}  // namespace
+
+TEST(OpsGrad, AttentionGQA) {
+  Rng rng(23);
+  struct Case {
+    int B, T, NH, NKV, HS;
+  };
+  for (Case c : {Case{1, 1, 1, 1, 4}, Case{2, 7, 4, 2, 3}, Case{1, 7, 3, 1, 5}, Case{2, 5, 2, 2, 4},
+                 Case{1, 17, 6, 3, 2}}) {
+    Var q = param({c.B, c.T, c.NH * c.HS}, rng), k = param({c.B, c.T, c.NKV * c.HS}, rng),
+        v = param({c.B, c.T, c.NKV * c.HS}, rng);
+    for (bool causal : {true, false})
+      check_grads(
+          {q, k, v}, [&](Tape& t) { return attention_gqa(t, q, k, v, c.NH, c.NKV, causal); }, 3e-3f,
+          2e-2f, 2e-3f, 60);
+  }
+}
+
+TEST(OpsGrad, AttentionGQAKeyMask) {
+  // Batch 1 is left-padded: with causal attention its rows 0 and 1 see no key at all;
+  // bidirectionally, batch 1 masks every key.
+  Rng rng(24);
+  const int B = 2, T = 7, NH = 4, NKV = 2, HS = 3;
+  Var q = param({B, T, NH * HS}, rng), k = param({B, T, NKV * HS}, rng),
+      v = param({B, T, NKV * HS}, rng);
+  for (bool causal : {true, false}) {
+    std::vector<int> keep = {1, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 0, 1, 1};
+    if (!causal) std::fill(keep.begin() + T, keep.end(), 0);
+    for (DType dt : {DType::u8, DType::i32}) {
+      Tensor mask = key_mask_tensor(B, T, keep, dt);
+      if (dt == DType::u8)
+        check_grads(
+            {q, k, v}, [&](Tape& t) { return attention_gqa(t, q, k, v, NH, NKV, causal, &mask); },
+            3e-3f, 2e-2f, 2e-3f, 1000);
+      Tape t;
+      NoGrad ng(t);
+      const float* y = attention_gqa(t, q, k, v, NH, NKV, causal, &mask)->value.f32();
+      for (int i = 0; i < B * T * NH * HS; ++i) ASSERT_TRUE(std::isfinite(y[i])) << i;
+      const int dead_rows = causal ? 2 : T;
+      for (int i = 0; i < dead_rows * NH * HS; ++i) EXPECT_EQ(y[T * NH * HS + i], 0.0f) << i;
+      // A padded key's values do not matter.
+      Tensor before = attention_gqa(t, q, k, v, NH, NKV, causal, &mask)->value.clone();
+      for (int c = 0; c < NKV * HS; ++c) {
+        k->value.f32()[5 * NKV * HS + c] += 3.0f;  // batch 0, key 5 (padded)
+        v->value.f32()[5 * NKV * HS + c] -= 2.0f;
+      }
+      const float* after = attention_gqa(t, q, k, v, NH, NKV, causal, &mask)->value.f32();
+      for (int i = 0; i < B * T * NH * HS; ++i) EXPECT_EQ(before.f32()[i], after[i]) << i;
+    }
+  }
+  Tensor bad = Tensor::zeros({B, T + 1}, DType::u8);
+  Tape t;
+  EXPECT_THROW(attention_gqa(t, q, k, v, NH, NKV, true, &bad), Error);
+  EXPECT_THROW(attention_gqa(t, q, k, v, NH, 3, true), Error);
+}
+
+TEST(OpsGrad, AttentionGQAMatchesFusedAndRepeatedHeads) {
+  // NKV == NH gives the fused qkv attention; NKV < NH gives MHA with each kv head repeated
+  // over its group (Hugging Face's repeat_kv), and dk, dv sum over the group.
+  Rng rng(25);
+  const int B = 2, T = 6, NH = 4, HS = 5, C = NH * HS;
+  for (int NKV : {4, 2, 1}) {
+    const int G = NH / NKV;
+    Var q = param({B, T, C}, rng), k = param({B, T, NKV * HS}, rng),
+        v = param({B, T, NKV * HS}, rng);
+    Var qkv = param({B, T, 3 * C}, rng);
+    for (int b = 0; b < B; ++b)
+      for (int tt = 0; tt < T; ++tt)
+        for (int h = 0; h < NH; ++h)
+          for (int e = 0; e < HS; ++e) {
+            float* row = qkv->value.f32() + (b * T + tt) * 3 * C;
+            const int kv = (b * T + tt) * NKV * HS + (h / G) * HS + e;
+            row[h * HS + e] = q->value.f32()[(b * T + tt) * C + h * HS + e];
+            row[C + h * HS + e] = k->value.f32()[kv];
+            row[2 * C + h * HS + e] = v->value.f32()[kv];
+          }
+    Rng rr(5);
+    Tensor R = random_tensor({B, T, C}, rr);
+    for (const Var& p : {q, k, v, qkv}) p->grad.zero_();
+    Tape t1, t2;
+    Var y1 = attention_gqa(t1, q, k, v, NH, NKV, true);
+    Var y2 = attention(t2, qkv, NH, true);
+    for (int i = 0; i < B * T * C; ++i) EXPECT_NEAR(y1->value.f32()[i], y2->value.f32()[i], 1e-6);
+    t1.backward(y1, R);
+    t2.backward(y2, R);
+    for (int b = 0; b < B; ++b)
+      for (int tt = 0; tt < T; ++tt)
+        for (int h = 0; h < NH; ++h)
+          for (int e = 0; e < HS; ++e) {
+            const float* row = qkv->grad.f32() + (b * T + tt) * 3 * C;
+            EXPECT_NEAR(q->grad.f32()[(b * T + tt) * C + h * HS + e], row[h * HS + e], 1e-5);
+          }
+    for (int b = 0; b < B; ++b)
+      for (int tt = 0; tt < T; ++tt)
+        for (int kvh = 0; kvh < NKV; ++kvh)
+          for (int e = 0; e < HS; ++e) {
+            const float* row = qkv->grad.f32() + (b * T + tt) * 3 * C;
+            double sk = 0, sv = 0;
+            for (int h = kvh * G; h < (kvh + 1) * G; ++h) {
+              sk += row[C + h * HS + e];
+              sv += row[2 * C + h * HS + e];
+            }
+            const int i = (b * T + tt) * NKV * HS + kvh * HS + e;
+            EXPECT_NEAR(k->grad.f32()[i], sk, 1e-5);
+            EXPECT_NEAR(v->grad.f32()[i], sv, 1e-5);
+          }
+  }
+}
+
+TEST(OpsGrad, AttentionGQACachedMatchesFull) {
+  // Decoding the last Tq positions against a cache of all T keys gives the rows of the
+  // full causal forward.
+  Rng rng(26);
+  const int T = 9, NH = 6, NKV = 2, HS = 5;
+  Var q = param({1, T, NH * HS}, rng), k = param({1, T, NKV * HS}, rng),
+      v = param({1, T, NKV * HS}, rng);
+  Tape t;
+  NoGrad ng(t);
+  const float* full = attention_gqa(t, q, k, v, NH, NKV, true)->value.f32();
+  for (int Tq : {1, 3, 9}) {
+    const int pos0 = T - Tq;
+    std::vector<float> out(static_cast<size_t>(Tq) * NH * HS);
+    cpu::attention_gqa_forward_cached(out.data(), q->value.f32() + pos0 * NH * HS, NH * HS,
+                                      k->value.f32(), v->value.f32(), Tq, pos0, NH, NKV, HS);
+    for (int i = 0; i < Tq * NH * HS; ++i)
+      EXPECT_NEAR(out[size_t(i)], full[pos0 * NH * HS + i], 1e-6) << "Tq " << Tq << " i " << i;
+  }
+}
+
+TEST(OpsGrad, SwiGLU) {
+  Rng rng(27);
+  for (auto [N, I] : {std::pair{1, 1}, std::pair{7, 13}, std::pair{3, 33}}) {
+    Var gate = param({1, N, I}, rng, 2.0f), up = param({1, N, I}, rng);
+    check_grads({gate, up}, [&](Tape& t) { return swiglu(t, gate, up); });
+    // silu(gate) * up, through the two separate ops' values.
+    Tape t;
+    NoGrad ng(t);
+    const float* y = swiglu(t, gate, up)->value.f32();
+    const float* s = silu(t, gate)->value.f32();
+    for (int i = 0; i < N * I; ++i) EXPECT_NEAR(y[i], s[i] * up->value.f32()[i], 1e-6);
+  }
+  Tape t;
+  Var a = param({2, 3}, rng), b = param({3, 2}, rng);
+  EXPECT_THROW(swiglu(t, a, b), Error);
+}
+
+TEST(OpsGrad, SiluAndTanh) {
+  Rng rng(28);
+  Var x = param({5, 19}, rng, 3.0f);
+  check_grads({x}, [&](Tape& t) { return silu(t, x); });
+  check_grads({x}, [&](Tape& t) { return tanh(t, x); });
+  Tape t;
+  NoGrad ng(t);
+  x->value.f32()[0] = 1e-4f;  // tanh keeps its relative precision near 0
+  const float* s = silu(t, x)->value.f32();
+  const float* th = tanh(t, x)->value.f32();
+  for (int i = 0; i < 95; ++i) {
+    const double v = x->value.f32()[i];
+    EXPECT_NEAR(s[i], v / (1 + std::exp(-v)), 1e-6 * (1 + std::fabs(v)));
+    EXPECT_NEAR(th[i], std::tanh(v), 2e-7 * std::fabs(std::tanh(v)) + 1e-9);
+  }
 }

@@ -149,6 +149,122 @@ Var attention(Tape& tape, const Var& qkv, int n_head, bool causal) {
   return out;
 }
 
+Var attention_gqa(Tape& tape, const Var& q, const Var& k, const Var& v, int n_head, int n_kv_head,
+                  bool causal, const Tensor* key_mask) {
+  const Shape& qs = q->value.shape();
+  const Shape& ks = k->value.shape();
+  ILM_CHECK(qs.ndim() == 3, "[attention_gqa] q must be (B,T,NH*HS), got {}", qs.to_string());
+  ILM_CHECK(n_head > 0 && n_kv_head > 0 && n_head % n_kv_head == 0,
+            "[attention_gqa] {} heads do not split into groups of {} kv heads", n_head, n_kv_head);
+  ILM_CHECK(qs[2] % n_head == 0, "[attention_gqa] {} channels of q do not split into {} heads",
+            qs[2], n_head);
+  const int B = int(qs[0]), T = int(qs[1]), HS = int(qs[2] / n_head);
+  const Shape kv_shape{B, T, int64_t(n_kv_head) * HS};
+  ILM_CHECK(ks == kv_shape, "[attention_gqa] k is {}, expected {} ({} kv heads of {})",
+            ks.to_string(), kv_shape.to_string(), n_kv_head, HS);
+  ILM_CHECK(v->value.shape() == kv_shape, "[attention_gqa] v is {}, expected {}",
+            v->value.shape().to_string(), kv_shape.to_string());
+  Tensor mask;
+  if (key_mask) {
+    const Shape bt{B, T};
+    ILM_CHECK(key_mask->shape() == bt, "[attention_gqa] key_mask is {}, expected {}",
+              key_mask->shape().to_string(), bt.to_string());
+    ILM_CHECK(key_mask->dtype() == DType::u8 || key_mask->dtype() == DType::i32,
+              "[attention_gqa] key_mask holds {}, expected U8 or I32",
+              dtype_name(key_mask->dtype()));
+    mask = tape.alloc(bt, DType::u8);
+    uint8_t* m = mask.data<uint8_t>();
+    for (int64_t i = 0; i < bt.numel(); ++i)
+      m[i] = key_mask->dtype() == DType::u8 ? key_mask->data<uint8_t>()[i] != 0
+                                            : key_mask->data<int32_t>()[i] != 0;
+  }
+  Var out = tape.output(tape.alloc(qs), {&q, &k, &v});
+  Tensor att;
+  if (out->requires_grad) att = tape.alloc({B, n_head, T, T});
+  cpu::attention_gqa_forward(out->value.f32(), att.defined() ? att.f32() : nullptr, q->value.f32(),
+                             k->value.f32(), v->value.f32(),
+                             mask.defined() ? mask.data<uint8_t>() : nullptr, B, T, n_head,
+                             n_kv_head, HS, causal);
+  tape.record("attention_gqa", out,
+              [&tape, out, q, k, v, att, B, T, n_head, n_kv_head, HS, causal] {
+                cpu::attention_gqa_backward(gp(tape, q), gp(tape, k), gp(tape, v), out->grad.f32(),
+                                            q->value.f32(), k->value.f32(), v->value.f32(),
+                                            att.f32(), B, T, n_head, n_kv_head, HS, causal);
+              });
+  return out;
+}
+
+Var rmsnorm(Tape& tape, const Var& x, const Var& w, float eps) {
+  const Shape& xs = x->value.shape();
+  const int C = int(xs.last());
+  const int64_t N = xs.rows();
+  ILM_CHECK(w->value.numel() == C, "[rmsnorm] weight has {} values, input has {} features",
+            w->value.numel(), C);
+  Var out = tape.output(tape.alloc(xs), {&x, &w});
+  Tensor rstd;
+  if (out->requires_grad) rstd = tape.alloc({N});
+  cpu::rmsnorm_forward(out->value.f32(), rstd.defined() ? rstd.f32() : nullptr, x->value.f32(),
+                       w->value.f32(), N, C, eps);
+  tape.record("rmsnorm", out, [&tape, out, x, w, rstd, N, C] {
+    cpu::rmsnorm_backward(gp(tape, x), gp(tape, w), out->grad.f32(), x->value.f32(), w->value.f32(),
+                          rstd.f32(), N, C);
+  });
+  return out;
+}
+
+Var rope(Tape& tape, const Var& x, int n_head, const RopeConfig& cfg, int pos0) {
+  const Shape& xs = x->value.shape();
+  ILM_CHECK(xs.ndim() == 3, "[rope] x must be (B,T,NH*HS), got {}", xs.to_string());
+  ILM_CHECK(n_head > 0 && xs[2] % n_head == 0, "[rope] {} channels do not split into {} heads",
+            xs[2], n_head);
+  ILM_CHECK(pos0 >= 0, "[rope] start position {} is negative", pos0);
+  const int B = int(xs[0]), T = int(xs[1]), HS = int(xs[2] / n_head);
+  const int rd = rope_rotary_dim(cfg, HS);
+  std::vector<float> inv_freq = rope_inv_freq(cfg, HS, pos0 + T);
+  Var out = tape.output(tape.alloc(xs), {&x});
+  cpu::rope_forward(out->value.f32(), x->value.f32(), inv_freq.data(), B, T, n_head, HS, rd, pos0);
+  tape.record("rope", out,
+              [&tape, out, x, inv_freq = std::move(inv_freq), B, T, n_head, HS, rd, pos0] {
+                if (x->requires_grad)
+                  cpu::rope_backward(gp(tape, x), out->grad.f32(), inv_freq.data(), B, T, n_head,
+                                     HS, rd, pos0);
+              });
+  return out;
+}
+
+Var swiglu(Tape& tape, const Var& gate, const Var& up) {
+  ILM_CHECK(gate->value.shape() == up->value.shape(), "[swiglu] gate is {} but up is {}",
+            gate->value.shape().to_string(), up->value.shape().to_string());
+  const int64_t N = gate->value.numel();
+  Var out = tape.output(tape.alloc(gate->value.shape()), {&gate, &up});
+  cpu::swiglu_forward(out->value.f32(), gate->value.f32(), up->value.f32(), N);
+  tape.record("swiglu", out, [&tape, out, gate, up, N] {
+    cpu::swiglu_backward(gp(tape, gate), gp(tape, up), out->grad.f32(), gate->value.f32(),
+                         up->value.f32(), N);
+  });
+  return out;
+}
+
+Var silu(Tape& tape, const Var& x) {
+  const int64_t N = x->value.numel();
+  Var out = tape.output(tape.alloc(x->value.shape()), {&x});
+  cpu::silu_forward(out->value.f32(), x->value.f32(), N);
+  tape.record("silu", out, [&tape, out, x, N] {
+    if (x->requires_grad) cpu::silu_backward(gp(tape, x), x->value.f32(), out->grad.f32(), N);
+  });
+  return out;
+}
+
+Var tanh(Tape& tape, const Var& x) {
+  const int64_t N = x->value.numel();
+  Var out = tape.output(tape.alloc(x->value.shape()), {&x});
+  cpu::tanh_forward(out->value.f32(), x->value.f32(), N);
+  tape.record("tanh", out, [&tape, out, x, N] {
+    if (x->requires_grad) cpu::tanh_backward(gp(tape, x), out->value.f32(), out->grad.f32(), N);
+  });
+  return out;
+}
+
 Var cross_entropy(Tape& tape, const Var& logits, const Tensor& targets, int ignore_index,
                   bool logits_are_private) {
   const Shape& ls = logits->value.shape();

@@ -5,6 +5,7 @@
 
 #include "ilm/autograd/tape.h"
 #include "ilm/core/rng.h"
+#include "ilm/kernels/rope.h"
 
 namespace ilm {
 
@@ -22,6 +23,23 @@ Var add(Tape& tape, const Var& a, const Var& b);
 Var dropout(Tape& tape, const Var& x, float p, Rng& rng);
 // qkv (B,T,3C) -> (B,T,C): multi-head scaled dot-product attention.
 Var attention(Tape& tape, const Var& qkv, int n_head, bool causal);
+// q (B,T,NH*HS), k and v (B,T,NKV*HS) -> (B,T,NH*HS): attention with grouped key/value
+// heads (n_kv_head == n_head: MHA; 1: MQA), scale 1/sqrt(HS). key_mask (B,T) u8 or i32, or
+// null: 0 marks a padded key; a query with no key left to attend outputs zeros.
+Var attention_gqa(Tape& tape, const Var& q, const Var& k, const Var& v, int n_head, int n_kv_head,
+                  bool causal, const Tensor* key_mask = nullptr);
+// RMSNorm over the last dimension (LLaMA): x * rsqrt(mean(x^2) + eps) * w, w (C).
+Var rmsnorm(Tape& tape, const Var& x, const Var& w, float eps = 1e-6f);
+// RoPE on x (B,T,n_head*HS) (q with n_head, k with n_kv_head) at positions pos0..pos0+T-1,
+// Hugging Face rotate_half layout; the frequencies are rope_inv_freq(cfg, HS, pos0 + T).
+Var rope(Tape& tape, const Var& x, int n_head, const RopeConfig& cfg, int pos0 = 0);
+// LLaMA's MLP activation silu(gate) * up; gate and up are the outputs of the separate
+// gate_proj and up_proj (same shape).
+Var swiglu(Tape& tape, const Var& gate, const Var& up);
+// x * sigmoid(x).
+Var silu(Tape& tape, const Var& x);
+// Elementwise tanh (BERT's pooler).
+Var tanh(Tape& tape, const Var& x);
 // logits (...,V), targets (...) int32 -> scalar mean loss over rows whose target is
 // not ignore_index. All rows ignored gives loss 0 and zero gradients.
 // logits_are_private: nothing else reads the logits during backward, so their

@@ -82,6 +82,58 @@ void attention_backward(float* dqkv, const float* dout, const float* qkv, const 
 void attention_forward_cached(float* out, const float* q, int64_t q_stride, const float* k_cache,
                               const float* v_cache, int Tq, int pos0, int C, int NH);
 
+// ---- Attention with grouped key/value heads (MHA, GQA, MQA) -----------------------------
+// q (B,T,NH*HS), k and v (B,T,NKV*HS), NH % NKV == 0: head h reads kv head h / (NH/NKV).
+// Scale 1/sqrt(HS). key_mask (B,T) or null: 0 marks a padded key, never attended; a query
+// with no key to attend (all masked) gets zeros. out (B,T,NH*HS). att (B,NH,T,T) receives
+// the probabilities for backward (0 wherever a key is not attended), or is null in
+// inference.
+void attention_gqa_forward(float* out, float* att, const float* q, const float* k, const float* v,
+                           const uint8_t* key_mask, int B, int T, int NH, int NKV, int HS,
+                           bool causal);
+// dq (B,T,NH*HS), dk and dv (B,T,NKV*HS) += from dout (B,T,NH*HS); dk and dv sum over the
+// heads of each group. Any gradient may be null to skip it.
+void attention_gqa_backward(float* dq, float* dk, float* dv, const float* dout, const float* q,
+                            const float* k, const float* v, const float* att, int B, int T, int NH,
+                            int NKV, int HS, bool causal);
+// Decoding with a KV cache, batch 1: q (Tq, rows q_stride apart, NH*HS used) for positions
+// pos0..pos0+Tq-1 attends causally to k_cache and v_cache (pos0+Tq, NKV*HS). out (Tq,NH*HS).
+void attention_gqa_forward_cached(float* out, const float* q, int64_t q_stride,
+                                  const float* k_cache, const float* v_cache, int Tq, int pos0,
+                                  int NH, int NKV, int HS);
+
+// ---- RMSNorm (LLaMA) -------------------------------------------------------------------
+// out (N,C) = x * rstd * weight, rstd = 1/sqrt(mean(x^2) + eps) saved (N) for backward
+// (may be null in inference); weight (C).
+void rmsnorm_forward(float* out, float* rstd, const float* inp, const float* weight, int64_t N,
+                     int C, float eps);
+// dinp (N,C) and dweight (C) +=; either may be null.
+void rmsnorm_backward(float* dinp, float* dweight, const float* dout, const float* inp,
+                      const float* weight, const float* rstd, int64_t N, int C);
+
+// ---- RoPE (Hugging Face rotate_half layout) -------------------------------------------
+// inp and out (B,T,NH*HS); out may alias inp. In each head, dims i and i + rotary_dim/2
+// (i < rotary_dim/2) rotate by the angle (pos0 + t) * inv_freq[i] (ilm/kernels/rope.h
+// computes inv_freq); dims from rotary_dim to HS are copied. rotary_dim is even, <= HS.
+void rope_forward(float* out, const float* inp, const float* inv_freq, int B, int T, int NH, int HS,
+                  int rotary_dim, int pos0);
+// dinp += the inverse rotation of dout (dinp must not alias dout).
+void rope_backward(float* dinp, const float* dout, const float* inv_freq, int B, int T, int NH,
+                   int HS, int rotary_dim, int pos0);
+
+// ---- SiLU, SwiGLU, tanh ------------------------------------------------------------------
+// silu(x) = x * sigmoid(x); out may alias inp.
+void silu_forward(float* out, const float* inp, int64_t N);
+void silu_backward(float* dinp, const float* inp, const float* dout, int64_t N);
+// LLaMA's MLP activation: out (N) = silu(gate) * up, gate and up (N) from the separate
+// gate_proj and up_proj. dgate, dup += (either may be null).
+void swiglu_forward(float* out, const float* gate, const float* up, int64_t N);
+void swiglu_backward(float* dgate, float* dup, const float* dout, const float* gate,
+                     const float* up, int64_t N);
+// tanh (BERT's pooler). Backward reads the forward's output: dinp += dout * (1 - out^2).
+void tanh_forward(float* out, const float* inp, int64_t N);
+void tanh_backward(float* dinp, const float* out, const float* dout, int64_t N);
+
 // ---- Softmax cross-entropy, fused, with an ignore index -----------------------------
 // logits (N,V), targets (N). losses (N) = -log softmax(logits)[target], 0 where
 // target == ignore_index; lse (N) saves log-sum-exp for backward. Returns the
