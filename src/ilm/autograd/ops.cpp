@@ -1,5 +1,7 @@
 #include "ilm/autograd/ops.h"
 
+#include <algorithm>
+
 #include "ilm/kernels/cpu/kernels.h"
 
 namespace ilm {
@@ -261,6 +263,23 @@ Var tanh(Tape& tape, const Var& x) {
   cpu::tanh_forward(out->value.f32(), x->value.f32(), N);
   tape.record("tanh", out, [&tape, out, x, N] {
     if (x->requires_grad) cpu::tanh_backward(gp(tape, x), out->value.f32(), out->grad.f32(), N);
+  });
+  return out;
+}
+
+Var select_position(Tape& tape, const Var& x, int t) {
+  const Shape& xs = x->value.shape();
+  ILM_CHECK(xs.ndim() == 3 && t >= 0 && t < xs[1], "[select_position] position {} of an input {}",
+            t, xs.to_string());
+  const int64_t B = xs[0], T = xs[1], C = xs[2];
+  Var out = tape.output(tape.alloc({B, C}), {&x});
+  for (int64_t b = 0; b < B; ++b)
+    std::copy_n(x->value.f32() + (b * T + t) * C, C, out->value.f32() + b * C);
+  tape.record("select_position", out, [&tape, out, x, B, T, C, t] {
+    if (!x->requires_grad) return;
+    float* dx = gp(tape, x);
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t c = 0; c < C; ++c) dx[(b * T + t) * C + c] += out->grad.f32()[b * C + c];
   });
   return out;
 }

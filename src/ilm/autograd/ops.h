@@ -40,6 +40,8 @@ Var swiglu(Tape& tape, const Var& gate, const Var& up);
 Var silu(Tape& tape, const Var& x);
 // Elementwise tanh (BERT's pooler).
 Var tanh(Tape& tape, const Var& x);
+// x (B,T,C) -> (B,C): the vectors at position t (BERT's [CLS] at t = 0).
+Var select_position(Tape& tape, const Var& x, int t);
 // logits (...,V), targets (...) int32 -> scalar mean loss over rows whose target is
 // not ignore_index. All rows ignored gives loss 0 and zero gradients.
 // logits_are_private: nothing else reads the logits during backward, so their

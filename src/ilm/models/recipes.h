@@ -1,0 +1,74 @@
+// Recipes: how each family's Hugging Face config.json maps to TransformerConfig and its
+// weight names and layouts map to ours, both ways. Adding a family is adding a recipe here.
+//
+//   GPT2LMHeadModel                       gpt2
+//   LlamaForCausalLM, MistralForCausalLM  llama, mistral
+//   FalconForCausalLM                     falcon (7B-style multi-query and the new decoder architecture)
+//   BertModel, BertForMaskedLM, BertForSequenceClassification   bert
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "ilm/models/transformer.h"
+#include "ilm/tokenizer/tokenizer.h"
+
+namespace ilm {
+
+// The "architectures" values ilm reads, for messages.
+const std::vector<std::string>& supported_hf_architectures();
+
+// config.json -> switches. Throws naming `source`, the field, or the unknown architecture
+// (listing the supported ones).
+TransformerConfig config_from_hf(const nlohmann::json& config, const std::string& source);
+// switches -> config.json, with "architectures" and "model_type" of config.arch.
+nlohmann::json hf_config_from(const TransformerConfig& config);
+
+// One Hugging Face tensor and where it goes: a copy, a transpose (GPT-2's Conv1D), or a
+// fused q/k/v matrix split into our three (GPT-2's c_attn, Falcon's query_key_value).
+enum class WeightTransform { copy, transpose, split_qkv, transpose_split_qkv };
+struct WeightMapping {
+  std::string hf;                 // the Hub name (with the usual prefix)
+  std::vector<std::string> ours;  // one name, or q, k, v for the split transforms
+  WeightTransform transform = WeightTransform::copy;
+  // split_qkv: which rows of the fused matrix belong to q, k and v, as (source row,
+  // destination) for each of the three, in our row order.
+  std::vector<std::vector<int64_t>> rows;
+};
+std::vector<WeightMapping> hf_weight_mappings(const TransformerConfig& config);
+// Tensors a Hub file may hold that carry no weights of ours (causal-mask buffers, rotary
+// caches, tied duplicates, heads we do not build): skipped without complaint.
+bool hf_weight_ignorable(const TransformerConfig& config, const std::string& name);
+
+// Tensors by name, as read from one or more safetensors files.
+using TensorSource = std::function<std::optional<Tensor>(const std::string& name)>;
+
+// Fills the model's parameters from `get` (any float dtype is converted). Throws one message
+// listing every missing weight, every unexpected one (not mapped, not ignorable) and every
+// shape mismatch, naming each tensor.
+void load_hf_weights(Transformer& model, const std::vector<std::string>& names, const TensorSource& get);
+// Our parameters under Hugging Face names and layouts, in a fixed order.
+std::vector<std::pair<std::string, Tensor>> hf_state_dict(const Transformer& model);
+
+struct HfModel {
+  std::unique_ptr<Transformer> model;
+  std::unique_ptr<Tokenizer> tokenizer;  // null when the folder has none
+  std::filesystem::path folder;
+  nlohmann::json config_json;
+};
+
+// A Hugging Face model folder: config.json, model.safetensors (or sharded with
+// model.safetensors.index.json), and the tokenizer files when there are any.
+HfModel load_hf_folder(const std::filesystem::path& folder);
+// Writes config.json, model.safetensors (sharded past max_shard_bytes) and
+// generation_config.json for causal LMs, and the tokenizer (tokenizer.json) when given;
+// each file atomically.
+void save_hf_folder(const Transformer& model, const Tokenizer* tokenizer,
+                    const std::filesystem::path& folder, int64_t max_shard_bytes = int64_t(5) << 30);
+
+}  // namespace ilm

@@ -1,0 +1,355 @@
+#include "ilm/models/transformer.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "ilm/core/error.h"
+#include "ilm/kernels/cpu/kernels.h"
+
+namespace ilm {
+
+void TransformerConfig::validate() const {
+  auto positive = [&](const char* name, int v) {
+    if (v < 1) fail("[{}] {} = {} must be at least 1", arch, name, v);
+  };
+  positive("n_layer", n_layer);
+  positive("n_head", n_head);
+  positive("n_embd", n_embd);
+  positive("vocab_size", vocab_size);
+  positive("max_positions", max_positions);
+  if (head_dim == 0 && n_embd % n_head != 0)
+    fail("[{}] n_embd = {} is not divisible by n_head = {}", arch, n_embd, n_head);
+  if (n_kv_head < 0 || n_head % kv_heads() != 0)
+    fail("[{}] n_head = {} is not a multiple of n_kv_head = {}", arch, n_head, n_kv_head);
+  if (position == PositionKind::rope) rope_rotary_dim(rope, hs());  // throws on a bad rotary_dim
+  if (wiring == Wiring::parallel && parallel_norms != 1 && parallel_norms != 2)
+    fail("[{}] parallel_norms = {} must be 1 or 2", arch, parallel_norms);
+  if (head == HeadKind::classification && num_labels < 1)
+    fail("[{}] a classification head needs num_labels >= 1, got {}", arch, num_labels);
+  if (!(dropout >= 0 && dropout < 1)) fail("[{}] dropout = {} must be in [0, 1)", arch, dropout);
+  if (norm_eps <= 0) fail("[{}] norm_eps = {} must be > 0", arch, norm_eps);
+}
+
+namespace {
+
+// Every parameter of `c` with its shape, in a fixed order (the order of the buffer).
+void declare_params(const TransformerConfig& c, ParamStore& ps) {
+  const int64_t C = c.n_embd, V = c.vocab_size, HS = c.hs();
+  const int64_t QC = int64_t(c.n_head) * HS, KC = int64_t(c.kv_heads()) * HS, I = c.mlp_width();
+  auto P = [&](const std::string& n, Shape s, bool decay) { ps.declare(n, s, decay); };
+  auto linear_params = [&](const std::string& n, int64_t out, int64_t in, bool bias) {
+    P(n + ".weight", {out, in}, true);
+    if (bias) P(n + ".bias", {out}, false);
+  };
+  auto norm_params = [&](const std::string& n) {
+    P(n + ".weight", {C}, false);
+    if (c.norm == NormKind::layernorm && c.norm_bias) P(n + ".bias", {C}, false);
+  };
+  P("embed.weight", {V, C}, true);
+  if (c.position == PositionKind::learned) P("pos_embed.weight", {c.max_positions, C}, true);
+  if (c.type_vocab_size > 0) P("type_embed.weight", {c.type_vocab_size, C}, true);
+  if (c.embedding_norm) norm_params("embed_norm");
+  for (int l = 0; l < c.n_layer; ++l) {
+    const std::string h = "layers." + std::to_string(l) + ".";
+    norm_params(h + "attn_norm");
+    linear_params(h + "attn.q", QC, C, c.qkv_bias);
+    linear_params(h + "attn.k", KC, C, c.qkv_bias);
+    linear_params(h + "attn.v", KC, C, c.qkv_bias);
+    linear_params(h + "attn.o", C, QC, c.attn_out_bias);
+    if (c.wiring != Wiring::parallel || c.parallel_norms == 2) norm_params(h + "mlp_norm");
+    if (c.mlp == MlpKind::swiglu) linear_params(h + "mlp.gate", I, C, c.mlp_bias);
+    linear_params(h + "mlp.up", I, C, c.mlp_bias);
+    linear_params(h + "mlp.down", C, I, c.mlp_bias);
+  }
+  if (c.wiring != Wiring::post_norm) norm_params("norm");
+  if (c.head == HeadKind::causal_lm && !c.tie_embeddings) P("lm_head.weight", {V, C}, true);
+  if (c.head == HeadKind::masked_lm) {
+    linear_params("mlm.dense", C, C, true);
+    norm_params("mlm.norm");
+    P("mlm.bias", {V}, false);
+  }
+  if (c.head == HeadKind::classification) {
+    linear_params("pooler", C, C, true);
+    linear_params("classifier", c.num_labels, C, true);
+  }
+}
+
+}  // namespace
+
+int64_t TransformerConfig::num_params() const {
+  ParamStore shapes;  // declared, never allocated
+  declare_params(*this, shapes);
+  int64_t n = 0;
+  for (const Param& p : shapes.params()) n += p.shape.numel();
+  return n;
+}
+
+Transformer::Transformer(const TransformerConfig& config) : config_(config) {
+  config_.validate();
+  declare_params(config_, params_);
+  params_.finalize();
+}
+
+void Transformer::init_weights(uint64_t seed) {
+  Rng rng(seed);
+  const float std_resid = 0.02f / std::sqrt(2.0f * float(config_.n_layer));
+  auto ends = [](const std::string& s, const char* suffix) {
+    const size_t n = std::strlen(suffix);
+    return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
+  };
+  for (Param& p : params_.params()) {
+    float* v = p.var->value.f32();
+    const int64_t n = p.shape.numel();
+    const bool is_norm = p.name.find("norm.") != std::string::npos;
+    if (ends(p.name, ".bias") || p.name == "mlm.bias") {
+      for (int64_t i = 0; i < n; ++i) v[i] = 0.0f;
+    } else if (is_norm) {
+      for (int64_t i = 0; i < n; ++i) v[i] = 1.0f;
+    } else {
+      const bool resid = ends(p.name, "attn.o.weight") || ends(p.name, "mlp.down.weight");
+      const float std = resid ? std_resid : 0.02f;
+      for (int64_t i = 0; i < n; ++i) v[i] = std * rng.normal();
+    }
+  }
+}
+
+Var Transformer::norm(Tape& tape, const Var& x, const std::string& name) const {
+  if (config_.norm == NormKind::rmsnorm)
+    return rmsnorm(tape, x, params_.var(name + ".weight"), config_.norm_eps);
+  return layernorm(tape, x, params_.var(name + ".weight"), params_.var_or_null(name + ".bias"),
+                   config_.norm_eps);
+}
+
+Var Transformer::attention_block(Tape& tape, const Var& x, const std::string& h, const Tensor* mask) {
+  const TransformerConfig& c = config_;
+  const ParamStore& ps = params_;
+  auto lin = [&](const Var& in, const std::string& n) {
+    return linear(tape, in, ps.var(n + ".weight"), ps.var_or_null(n + ".bias"));
+  };
+  Var q = lin(x, h + "attn.q");
+  Var k = lin(x, h + "attn.k");
+  Var v = lin(x, h + "attn.v");
+  if (c.position == PositionKind::rope) {
+    q = rope(tape, q, c.n_head, c.rope, 0);
+    k = rope(tape, k, c.kv_heads(), c.rope, 0);
+  }
+  Var a = attention_gqa(tape, q, k, v, c.n_head, c.kv_heads(), c.causal, mask);
+  return lin(a, h + "attn.o");
+}
+
+Var Transformer::mlp_block(Tape& tape, const Var& x, const std::string& h) {
+  const ParamStore& ps = params_;
+  auto lin = [&](const Var& in, const std::string& n) {
+    return linear(tape, in, ps.var(n + ".weight"), ps.var_or_null(n + ".bias"));
+  };
+  Var m;
+  switch (config_.mlp) {
+    case MlpKind::swiglu:
+      m = swiglu(tape, lin(x, h + "mlp.gate"), lin(x, h + "mlp.up"));
+      break;
+    case MlpKind::gelu:
+    case MlpKind::gelu_tanh:
+      m = gelu(tape, lin(x, h + "mlp.up"), config_.mlp == MlpKind::gelu_tanh);
+      break;
+  }
+  return lin(m, h + "mlp.down");
+}
+
+Var Transformer::hidden(Tape& tape, const Tensor& ids, bool training, Rng& rng,
+                        const TransformerInputs& in) {
+  const TransformerConfig& c = config_;
+  ILM_CHECK(ids.shape().ndim() == 2, "[{}] input ids must be (B,T), got {}", c.arch,
+            ids.shape().to_string());
+  const int64_t T = ids.shape()[1];
+  ILM_CHECK(T <= c.max_positions, "[{}] {} tokens exceed the context length {}", c.arch, T,
+            c.max_positions);
+  ILM_CHECK(c.sliding_window == 0 || T <= c.sliding_window,
+            "[{}] {} tokens exceed the sliding window {}: windowed attention is not implemented yet",
+            c.arch, T, c.sliding_window);
+  const float p = training ? c.dropout : 0.0f;
+  const ParamStore& ps = params_;
+  Var x = embedding(tape, ids, ps.var("embed.weight"), ps.var_or_null("pos_embed.weight"));
+  if (c.type_vocab_size > 0) {
+    Tensor types = in.token_types ? *in.token_types : Tensor::zeros(ids.shape(), DType::i32);
+    x = add(tape, x, embedding(tape, types, ps.var("type_embed.weight"), Var{}));
+  }
+  if (c.embedding_norm) x = norm(tape, x, "embed_norm");
+  x = dropout(tape, x, p, rng);
+  for (int l = 0; l < c.n_layer; ++l) {
+    const std::string h = "layers." + std::to_string(l) + ".";
+    switch (c.wiring) {
+      case Wiring::pre_norm: {
+        Var a = attention_block(tape, norm(tape, x, h + "attn_norm"), h, in.attention_mask);
+        x = add(tape, x, dropout(tape, a, p, rng));
+        Var m = mlp_block(tape, norm(tape, x, h + "mlp_norm"), h);
+        x = add(tape, x, dropout(tape, m, p, rng));
+        break;
+      }
+      case Wiring::parallel: {
+        Var n1 = norm(tape, x, h + "attn_norm");
+        Var n2 = c.parallel_norms == 2 ? norm(tape, x, h + "mlp_norm") : n1;
+        Var a = attention_block(tape, n1, h, in.attention_mask);
+        Var m = mlp_block(tape, n2, h);
+        x = add(tape, x, add(tape, dropout(tape, a, p, rng), dropout(tape, m, p, rng)));
+        break;
+      }
+      case Wiring::post_norm: {
+        Var a = attention_block(tape, x, h, in.attention_mask);
+        x = norm(tape, add(tape, x, dropout(tape, a, p, rng)), h + "attn_norm");
+        Var m = mlp_block(tape, x, h);
+        x = norm(tape, add(tape, x, dropout(tape, m, p, rng)), h + "mlp_norm");
+        break;
+      }
+    }
+  }
+  if (c.wiring != Wiring::post_norm) x = norm(tape, x, "norm");
+  return x;
+}
+
+Var Transformer::forward(Tape& tape, const Tensor& ids, bool training, Rng& rng,
+                         const TransformerInputs& in) {
+  const TransformerConfig& c = config_;
+  const ParamStore& ps = params_;
+  Var x = hidden(tape, ids, training, rng, in);
+  switch (c.head) {
+    case HeadKind::causal_lm:
+      return linear(tape, x, ps.var(c.tie_embeddings ? "embed.weight" : "lm_head.weight"), Var{});
+    case HeadKind::masked_lm: {
+      Var t = linear(tape, x, ps.var("mlm.dense.weight"), ps.var("mlm.dense.bias"));
+      t = norm(tape, gelu(tape, t, false), "mlm.norm");
+      return linear(tape, t, ps.var("embed.weight"), ps.var("mlm.bias"));
+    }
+    case HeadKind::classification: {
+      // The first token of each sequence ([CLS]) through the pooler: tanh(W h + b).
+      Var first = select_position(tape, x, 0);
+      Var pooled = tanh(tape, linear(tape, first, ps.var("pooler.weight"), ps.var("pooler.bias")));
+      pooled = dropout(tape, pooled, training ? c.dropout : 0.0f, rng);
+      return linear(tape, pooled, ps.var("classifier.weight"), ps.var("classifier.bias"));
+    }
+    case HeadKind::none:
+      return x;
+  }
+  return x;
+}
+
+TransformerKVCache Transformer::make_cache() const {
+  const TransformerConfig& c = config_;
+  TransformerKVCache cache;
+  const int64_t KC = int64_t(c.kv_heads()) * c.hs();
+  cache.k = Tensor::zeros({c.n_layer, c.max_positions, KC});
+  cache.v = Tensor::zeros({c.n_layer, c.max_positions, KC});
+  return cache;
+}
+
+void Transformer::forward_cached(TransformerKVCache& cache, const int32_t* ids, int n,
+                                 float* logits_out, Arena& scratch) const {
+  const TransformerConfig& c = config_;
+  ILM_CHECK(c.causal && c.head == HeadKind::causal_lm,
+            "[{}] decoding with a KV cache needs a causal LM head", c.arch);
+  const int C = c.n_embd, V = c.vocab_size, HS = c.hs(), NH = c.n_head, NKV = c.kv_heads();
+  const int QC = NH * HS, KC = NKV * HS, I = c.mlp_width(), pos0 = cache.length;
+  ILM_CHECK(n >= 1 && pos0 + n <= c.max_positions, "[{}] context of {} tokens exceeds {}", c.arch,
+            pos0 + n, c.max_positions);
+  ILM_CHECK(c.sliding_window == 0 || pos0 + n <= c.sliding_window,
+            "[{}] context of {} tokens exceeds the sliding window {} (not implemented yet)", c.arch,
+            pos0 + n, c.sliding_window);
+  for (int i = 0; i < n; ++i)
+    ILM_CHECK(ids[i] >= 0 && ids[i] < V, "[{}] token id {} is outside [0, {})", c.arch, ids[i], V);
+  auto buf = [&](int64_t count) { return static_cast<float*>(scratch.alloc(size_t(count) * 4)); };
+  auto w = [&](const std::string& name) -> const float* {
+    return params_.has(name) ? params_.get(name).var->value.f32() : nullptr;
+  };
+  auto normf = [&](float* out, const float* in, int64_t rows, const std::string& name) {
+    if (c.norm == NormKind::rmsnorm) {
+      cpu::rmsnorm_forward(out, nullptr, in, w(name + ".weight"), rows, C, c.norm_eps);
+    } else {
+      cpu::layernorm_forward(out, nullptr, nullptr, in, w(name + ".weight"), w(name + ".bias"),
+                             rows, C, c.norm_eps);
+    }
+  };
+  const std::vector<float> inv_freq =
+      c.position == PositionKind::rope ? rope_inv_freq(c.rope, HS, pos0 + n) : std::vector<float>{};
+  const int rot = c.position == PositionKind::rope ? rope_rotary_dim(c.rope, HS) : 0;
+  float* x = buf(int64_t(n) * C);
+  float* n1 = buf(int64_t(n) * C);
+  float* n2 = buf(int64_t(n) * C);
+  float* q = buf(int64_t(n) * QC);
+  float* k = buf(int64_t(n) * KC);
+  float* v = buf(int64_t(n) * KC);
+  float* att = buf(int64_t(n) * QC);
+  float* a = buf(int64_t(n) * C);
+  float* m = buf(int64_t(n) * C);
+  float* up = buf(int64_t(n) * I);
+  float* gate = buf(int64_t(n) * I);
+  cpu::encoder_forward(x, ids, w("embed.weight"), w("pos_embed.weight"), 1, n, C, pos0);
+  if (c.type_vocab_size > 0) {  // token type 0 for every position
+    const float* t0 = w("type_embed.weight");
+    for (int i = 0; i < n; ++i)
+      for (int j = 0; j < C; ++j) x[int64_t(i) * C + j] += t0[j];
+  }
+  if (c.embedding_norm) normf(x, x, n, "embed_norm");
+  const int64_t layer_stride = int64_t(c.max_positions) * KC;
+  auto attention = [&](float* out, const float* in, const std::string& h, int l) {
+    cpu::matmul_forward(q, in, w(h + "attn.q.weight"), w(h + "attn.q.bias"), n, C, QC);
+    cpu::matmul_forward(k, in, w(h + "attn.k.weight"), w(h + "attn.k.bias"), n, C, KC);
+    cpu::matmul_forward(v, in, w(h + "attn.v.weight"), w(h + "attn.v.bias"), n, C, KC);
+    if (rot > 0) {
+      cpu::rope_forward(q, q, inv_freq.data(), 1, n, NH, HS, rot, pos0);
+      cpu::rope_forward(k, k, inv_freq.data(), 1, n, NKV, HS, rot, pos0);
+    }
+    float* kc = cache.k.f32() + l * layer_stride;
+    float* vc = cache.v.f32() + l * layer_stride;
+    std::memcpy(kc + int64_t(pos0) * KC, k, size_t(n) * KC * 4);
+    std::memcpy(vc + int64_t(pos0) * KC, v, size_t(n) * KC * 4);
+    cpu::attention_gqa_forward_cached(att, q, QC, kc, vc, n, pos0, NH, NKV, HS);
+    cpu::matmul_forward(out, att, w(h + "attn.o.weight"), w(h + "attn.o.bias"), n, QC, C);
+  };
+  auto mlp = [&](float* out, const float* in, const std::string& h) {
+    cpu::matmul_forward(up, in, w(h + "mlp.up.weight"), w(h + "mlp.up.bias"), n, C, I);
+    if (c.mlp == MlpKind::swiglu) {
+      cpu::matmul_forward(gate, in, w(h + "mlp.gate.weight"), w(h + "mlp.gate.bias"), n, C, I);
+      cpu::swiglu_forward(up, gate, up, int64_t(n) * I);
+    } else if (c.mlp == MlpKind::gelu_tanh) {
+      cpu::gelu_forward(up, up, int64_t(n) * I);
+    } else {
+      cpu::gelu_exact_forward(up, up, int64_t(n) * I);
+    }
+    cpu::matmul_forward(out, up, w(h + "mlp.down.weight"), w(h + "mlp.down.bias"), n, I, C);
+  };
+  for (int l = 0; l < c.n_layer; ++l) {
+    const std::string h = "layers." + std::to_string(l) + ".";
+    switch (c.wiring) {
+      case Wiring::pre_norm:
+        normf(n1, x, n, h + "attn_norm");
+        attention(a, n1, h, l);
+        cpu::residual_forward(x, x, a, int64_t(n) * C);
+        normf(n2, x, n, h + "mlp_norm");
+        mlp(m, n2, h);
+        cpu::residual_forward(x, x, m, int64_t(n) * C);
+        break;
+      case Wiring::parallel:
+        normf(n1, x, n, h + "attn_norm");
+        if (c.parallel_norms == 2) normf(n2, x, n, h + "mlp_norm");
+        attention(a, n1, h, l);
+        mlp(m, c.parallel_norms == 2 ? n2 : n1, h);
+        cpu::residual_forward(x, x, a, int64_t(n) * C);
+        cpu::residual_forward(x, x, m, int64_t(n) * C);
+        break;
+      case Wiring::post_norm:
+        attention(a, x, h, l);
+        cpu::residual_forward(x, x, a, int64_t(n) * C);
+        normf(x, x, n, h + "attn_norm");
+        mlp(m, x, h);
+        cpu::residual_forward(x, x, m, int64_t(n) * C);
+        normf(x, x, n, h + "mlp_norm");
+        break;
+    }
+  }
+  float* last = x + int64_t(n - 1) * C;
+  if (c.wiring != Wiring::post_norm) normf(n1, last, 1, "norm"), last = n1;
+  cpu::matmul_forward(logits_out, last, w(c.tie_embeddings ? "embed.weight" : "lm_head.weight"),
+                      nullptr, 1, C, V);
+  cache.length += n;
+}
+
+}  // namespace ilm

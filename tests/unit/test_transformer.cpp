@@ -1,0 +1,241 @@
+// The Transformer with switches: GPT-2 through it equals the GPT model already checked
+// against PyTorch; every family's recipe round-trips its weights; the KV cache equals the
+// full forward; gradients of whole small models against finite differences; errors name
+// the tensors. (Each family against its PyTorch reference: test_families_reference.cpp.)
+#include "ilm/models/transformer.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "ilm/io/safetensors.h"
+#include "ilm/models/gpt.h"
+#include "ilm/models/recipes.h"
+#include "ilm/train/checkpoint.h"
+#include "test_util.h"
+
+namespace ilm {
+namespace {
+
+void perturb(ParamStore& ps, uint64_t seed, float scale) {
+  Rng r(seed);
+  for (int64_t i = 0; i < ps.numel(); ++i) ps.values()[i] += scale * r.normal();
+}
+
+Tensor ids_tensor(const std::vector<int32_t>& ids, int64_t B) {
+  Tensor x = Tensor::zeros({B, int64_t(ids.size()) / B}, DType::i32);
+  std::copy(ids.begin(), ids.end(), x.data<int32_t>());
+  return x;
+}
+
+std::vector<float> logits_of(Transformer& m, const Tensor& ids, const TransformerInputs& in = {}) {
+  Tape t;
+  NoGrad ng(t);
+  Rng r(0);
+  Var out = m.forward(t, ids, false, r, in);
+  return {out->value.f32(), out->value.f32() + out->value.numel()};
+}
+
+// Small configs of every family, with the switches that make them.
+std::vector<TransformerConfig> family_configs() {
+  std::vector<TransformerConfig> cs;
+  TransformerConfig gpt2;
+  gpt2.arch = "gpt2", gpt2.fused_qkv = "concat";
+  gpt2.n_layer = 2, gpt2.n_head = 3, gpt2.n_embd = 24, gpt2.vocab_size = 61, gpt2.max_positions = 16;
+  cs.push_back(gpt2);
+  TransformerConfig llama;
+  llama.arch = "llama";
+  llama.n_layer = 2, llama.n_head = 4, llama.n_kv_head = 2, llama.n_embd = 32, llama.intermediate = 40;
+  llama.vocab_size = 67, llama.max_positions = 32, llama.norm = NormKind::rmsnorm, llama.norm_eps = 1e-6f;
+  llama.position = PositionKind::rope, llama.mlp = MlpKind::swiglu, llama.tie_embeddings = false;
+  llama.qkv_bias = llama.attn_out_bias = llama.mlp_bias = llama.norm_bias = false;
+  llama.rope.scaling = "llama3", llama.rope.factor = 8, llama.rope.original_max_positions = 8;
+  llama.rope.theta = 500000;
+  cs.push_back(llama);
+  for (const char* layout : {"concat", "grouped", "interleaved"}) {
+    TransformerConfig f;
+    f.arch = "falcon", f.fused_qkv = layout;
+    f.n_layer = 2, f.n_head = 4, f.n_embd = 32, f.vocab_size = 53, f.max_positions = 32;
+    f.n_kv_head = std::string(layout) == "concat" ? 1 : std::string(layout) == "grouped" ? 2 : 4;
+    f.position = PositionKind::rope, f.mlp = MlpKind::gelu, f.wiring = Wiring::parallel;
+    f.parallel_norms = std::string(layout) == "grouped" ? 2 : 1;
+    f.qkv_bias = f.attn_out_bias = f.mlp_bias = false;
+    cs.push_back(f);
+  }
+  for (HeadKind head : {HeadKind::masked_lm, HeadKind::classification}) {
+    TransformerConfig b;
+    b.arch = "bert";
+    b.n_layer = 2, b.n_head = 2, b.n_embd = 16, b.intermediate = 24, b.vocab_size = 50, b.max_positions = 16;
+    b.type_vocab_size = 2, b.embedding_norm = true, b.causal = false, b.wiring = Wiring::post_norm;
+    b.mlp = MlpKind::gelu, b.norm_eps = 1e-12f, b.head = head, b.num_labels = 3;
+    cs.push_back(b);
+  }
+  return cs;
+}
+
+TEST(Transformer, Gpt2ThroughTheSwitchesEqualsTheGptModel) {
+  GPTConfig gc;
+  gc.n_layer = 2, gc.n_head = 3, gc.n_embd = 24, gc.block_size = 16, gc.vocab_size = 61;
+  GPT gpt(gc);
+  gpt.init_weights(3);
+  perturb(gpt.params(), 4, 0.1f);
+  test::TempDir dir;
+  save_gpt2_safetensors(dir.path / "model.safetensors", gpt);
+  SafetensorsFile st = SafetensorsFile::open(dir.path / "model.safetensors");
+  std::vector<std::string> names;
+  for (const auto& t : st.tensors()) names.push_back(t.name);
+
+  Transformer m(family_configs()[0]);
+  load_hf_weights(m, names, [&](const std::string& n) -> std::optional<Tensor> { return st.get(n, DType::f32); });
+
+  std::vector<int32_t> ids = {1, 5, 60, 7, 7, 0, 33, 12, 9, 3, 40, 2, 8, 8, 1, 59};
+  Tensor x = ids_tensor(ids, 2);
+  Tape t;
+  NoGrad ng(t);
+  Rng r(0);
+  Var want = gpt.forward(t, x, false, r);
+  std::vector<float> got = logits_of(m, x);
+  ASSERT_EQ(got.size(), size_t(want->value.numel()));
+  for (size_t i = 0; i < got.size(); ++i)
+    ASSERT_NEAR(got[i], want->value.f32()[i], 1e-5f * (1 + std::fabs(got[i]))) << i;
+}
+
+TEST(Transformer, EveryRecipeRoundTripsItsWeights) {
+  for (const TransformerConfig& c : family_configs()) {
+    SCOPED_TRACE(c.arch + " " + c.fused_qkv);
+    Transformer a(c);
+    a.init_weights(1);
+    perturb(a.params(), 2, 0.05f);
+    std::vector<std::pair<std::string, Tensor>> sd = hf_state_dict(a);
+    std::map<std::string, Tensor> by_name(sd.begin(), sd.end());
+    std::vector<std::string> names;
+    for (const auto& [n, t] : sd) names.push_back(n);
+    Transformer b(c);
+    load_hf_weights(b, names, [&](const std::string& n) -> std::optional<Tensor> { return by_name.at(n); });
+    for (const Param& p : a.params().params()) {
+      const float* x = p.var->value.f32();
+      const float* y = b.params().get(p.name).var->value.f32();
+      for (int64_t i = 0; i < p.shape.numel(); ++i) ASSERT_EQ(x[i], y[i]) << p.name << " " << i;
+    }
+    // And the config through config.json.
+    TransformerConfig back = config_from_hf(hf_config_from(c), "test");
+    EXPECT_EQ(back.num_params(), c.num_params());
+    EXPECT_EQ(back.fused_qkv, c.fused_qkv);
+    EXPECT_EQ(Transformer(back).params().numel(), a.params().numel());
+  }
+}
+
+TEST(Transformer, KVCacheMatchesTheFullForward) {
+  for (const TransformerConfig& c : family_configs()) {
+    if (c.head != HeadKind::causal_lm) continue;
+    SCOPED_TRACE(c.arch + " " + c.fused_qkv);
+    Transformer m(c);
+    m.init_weights(1);
+    perturb(m.params(), 7, 0.2f);
+    std::vector<int32_t> ids = {3, 50, 17, 17, 9, 0, 52, 45, 12, 7, 8, 1};
+    TransformerKVCache cache = m.make_cache();
+    Arena scratch;
+    const int V = c.vocab_size;
+    std::vector<float> logits(static_cast<size_t>(V));
+    m.forward_cached(cache, ids.data(), 4, logits.data(), scratch);
+    for (size_t n = 4; n <= ids.size(); ++n) {
+      if (n > 4) {
+        scratch.reset();
+        m.forward_cached(cache, &ids[n - 1], 1, logits.data(), scratch);
+      }
+      std::vector<float> full = logits_of(m, ids_tensor({ids.begin(), ids.begin() + long(n)}, 1));
+      for (int v = 0; v < V; ++v) {
+        const float want = full[(n - 1) * size_t(V) + size_t(v)];
+        ASSERT_NEAR(logits[size_t(v)], want, 1e-4f * (1 + std::fabs(want))) << "length " << n;
+      }
+    }
+  }
+}
+
+// d(loss)/d(param) against central differences, two entries of every parameter.
+TEST(Transformer, GradientsOfWholeModelsMatchFiniteDifferences) {
+  for (TransformerConfig c : family_configs()) {
+    SCOPED_TRACE(c.arch + " " + c.fused_qkv);
+    c.n_layer = 1;
+    Transformer m(c);
+    m.init_weights(1);
+    perturb(m.params(), 3, 0.1f);
+    const bool cls = c.head == HeadKind::classification;
+    Tensor x = ids_tensor({1, 4, 9, 2, 7, 3, 0, 5, 8, 6}, 2);
+    Tensor mask = Tensor::zeros({2, 5}, DType::i32);
+    for (int i = 0; i < 10; ++i) mask.data<int32_t>()[i] = i == 9 ? 0 : 1;  // one padded key
+    Tensor types = Tensor::zeros({2, 5}, DType::i32);
+    types.data<int32_t>()[7] = 1;
+    TransformerInputs in;
+    if (c.arch == "bert") in = {&types, &mask};
+    Tensor targets = cls ? Tensor::zeros({2}, DType::i32) : ids_tensor({4, 9, 2, 7, 3, 5, 8, 6, 1, 0}, 2);
+    if (cls) targets.data<int32_t>()[1] = 2;
+    auto loss = [&](Tape& t) {
+      Rng r(0);
+      return cross_entropy(t, m.forward(t, x, false, r, in), targets);
+    };
+    m.params().zero_grad();
+    {
+      Tape t;
+      t.backward(loss(t));
+    }
+    std::vector<float> grads(m.params().grads(), m.params().grads() + m.params().numel());
+    auto value = [&] {
+      Tape t;
+      NoGrad ng(t);
+      return double(loss(t)->value.f32()[0]);
+    };
+    Rng pick(11);
+    for (const Param& p : m.params().params()) {
+      for (int k = 0; k < 2; ++k) {
+        const int64_t i = p.offset + int64_t(pick.below(uint64_t(p.shape.numel())));
+        float& w = m.params().values()[i];
+        const float w0 = w, eps = 1e-2f;
+        w = w0 + eps;
+        const double up = value();
+        w = w0 - eps;
+        const double down = value();
+        w = w0;
+        const double fd = (up - down) / (2 * eps);
+        EXPECT_NEAR(grads[size_t(i)], fd, 2e-3 + 3e-2 * std::fabs(fd)) << p.name;
+      }
+    }
+  }
+}
+
+TEST(Transformer, WeightErrorsNameEveryTensor) {
+  TransformerConfig c = family_configs()[1];  // llama
+  Transformer a(c);
+  std::vector<std::pair<std::string, Tensor>> sd = hf_state_dict(a);
+  std::map<std::string, Tensor> by_name(sd.begin(), sd.end());
+  by_name.erase("model.layers.1.mlp.up_proj.weight");
+  by_name["model.layers.0.self_attn.q_proj.weight"] = Tensor::zeros({3, 3});
+  by_name["model.extra.weight"] = Tensor::zeros({1});
+  by_name["model.layers.0.self_attn.rotary_emb.inv_freq"] = Tensor::zeros({4});  // ignorable
+  std::vector<std::string> names;
+  for (const auto& [n, t] : by_name) names.push_back(n);
+  Transformer b(c);
+  std::string e = test::error_of([&] {
+    load_hf_weights(b, names, [&](const std::string& n) -> std::optional<Tensor> { return by_name.at(n); });
+  });
+  EXPECT_NE(e.find("missing (1):\n    model.layers.1.mlp.up_proj.weight"), std::string::npos) << e;
+  EXPECT_NE(e.find("unexpected (1):\n    model.extra.weight"), std::string::npos) << e;
+  EXPECT_NE(e.find("model.layers.0.self_attn.q_proj.weight: expected shape [32, 32], found [3, 3]"),
+            std::string::npos) << e;
+}
+
+TEST(Transformer, UnknownArchitectureListsTheSupportedOnes) {
+  std::string e = test::error_of([] {
+    config_from_hf(nlohmann::json{{"architectures", {"T5ForConditionalGeneration"}}, {"vocab_size", 5}},
+                   "m/config.json");
+  });
+  EXPECT_NE(e.find("architecture 'T5ForConditionalGeneration' is not supported"), std::string::npos) << e;
+  EXPECT_NE(e.find("LlamaForCausalLM"), std::string::npos) << e;
+  e = test::error_of([] {
+    config_from_hf(nlohmann::json{{"architectures", {"LlamaForCausalLM"}}, {"vocab_size", 5}}, "m/config.json");
+  });
+  EXPECT_NE(e.find("m/config.json: config.json has no 'num_hidden_layers'"), std::string::npos) << e;
+}
+
+}  // namespace
+}  // namespace ilm
