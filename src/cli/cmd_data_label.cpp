@@ -54,8 +54,9 @@ void add_data_label(CLI::App& data) {
       ->capture_default_str()
       ->check(CLI::Range(0, 65535));
   cmd->add_flag("--exit-when-done", a->exit_when_done, "exit once every record is labeled");
-  cmd->add_option("--final", a->final_path,
-                  "on exit, also write the final labels here: one line per record, last label wins");
+  cmd->add_option(
+      "--final", a->final_path,
+      "on exit, also write the final labels here: one line per record, last label wins");
   cmd->callback([a] {
     LabelOptions options;
     options.input = a->input;

@@ -103,10 +103,10 @@ TEST(LabelServer, LabelsAreAppendedWithTheirInputLine) {
   EXPECT_EQ(r3["record"]["line"], 4);  // line 3 is not a record
 
   // Written as soon as given: the file holds both labels while the server still runs.
-  EXPECT_EQ(lines_of(f.options.output),
-            (std::vector<std::string>{
-                R"({"text":"good movie","id":1,"label":"positive","_line":1})",
-                R"({"text":"bad movie","id":2,"label":"negative","_line":2})"}));
+  EXPECT_EQ(
+      lines_of(f.options.output),
+      (std::vector<std::string>{R"({"text":"good movie","id":1,"label":"positive","_line":1})",
+                                R"({"text":"bad movie","id":2,"label":"negative","_line":2})"}));
   server.stop();
   EXPECT_EQ(server.progress().labeled, 2u);
   EXPECT_EQ(server.progress().remaining, 2u);
@@ -166,13 +166,12 @@ TEST(LabelServer, UndoAppendsARetractionAndTheLastLineWins) {
   EXPECT_EQ(http.post("/api/undo", "{}").first, 400);
   http.label(1, "neutral");
   server.stop();
-  EXPECT_EQ(lines_of(f.options.output),
-            (std::vector<std::string>{
-                R"({"text":"good movie","id":1,"label":"positive","_line":1})",
-                R"({"text":"bad movie","id":2,"label":"negative","_line":2})",
-                R"({"_line":2,"label":null})",
-                R"({"_line":1,"label":null})",
-                R"({"text":"good movie","id":1,"label":"neutral","_line":1})"}));
+  EXPECT_EQ(
+      lines_of(f.options.output),
+      (std::vector<std::string>{R"({"text":"good movie","id":1,"label":"positive","_line":1})",
+                                R"({"text":"bad movie","id":2,"label":"negative","_line":2})",
+                                R"({"_line":2,"label":null})", R"({"_line":1,"label":null})",
+                                R"({"text":"good movie","id":1,"label":"neutral","_line":1})"}));
 
   // A restart sees line 1 labeled and line 2 not.
   LabelServer again(f.options);
@@ -209,8 +208,8 @@ TEST(LabelServer, BadRequestsGet4xxWithAJsonError) {
   expect_400("[1,2]", "JSON object");
 
   // A form post (not JSON) and an unknown path.
-  auto form = http.client.Post("/api/label", "line=1&label=positive",
-                               "application/x-www-form-urlencoded");
+  auto form =
+      http.client.Post("/api/label", "line=1&label=positive", "application/x-www-form-urlencoded");
   ASSERT_TRUE(form);
   EXPECT_EQ(form->status, 415);
   EXPECT_EQ(http.get("/api/nothing").first, 404);
@@ -255,6 +254,24 @@ TEST(LabelServer, TornLastOutputLineIsCutAway) {
   EXPECT_EQ(read_file(f.options.output), good + "\n");
 }
 
+TEST(LabelServer, CollapseKeepsTheLastLabelInInputOrder) {
+  TempDir dir;
+  auto labels = dir.path / "labeled.jsonl", final_path = dir.path / "final.jsonl";
+  write_text(labels,
+             "{\"text\":\"b\",\"label\":\"x\",\"_line\":7}\n"
+             "{\"text\":\"a\",\"label\":\"x\",\"_line\":2}\n"
+             "{\"_line\":7,\"label\":null}\n"
+             "{\"text\":\"a\",\"label\":\"y\",\"_line\":2}\n"
+             "{\"text\":\"c\",\"label\":\"z\",\"_line\":9}\n"
+             "{\"text\":\"d\",\"lab");  // torn: ignored
+  EXPECT_EQ(collapse_labels(labels, final_path), 2u);
+  EXPECT_EQ(read_file(final_path),
+            "{\"text\":\"a\",\"label\":\"y\"}\n{\"text\":\"c\",\"label\":\"z\"}\n");
+  write_text(labels, "{\"text\":\"a\"}\n{\"_line\":1,\"label\":null}\n");
+  EXPECT_NE(error_of([&] { collapse_labels(labels, final_path); }).find("labeled.jsonl line 1"),
+            std::string::npos);
+}
+
 TEST(LabelServer, BadOptionsAndFilesAreErrors) {
   Fixture f;
   auto with = [&](auto change) {
@@ -263,27 +280,32 @@ TEST(LabelServer, BadOptionsAndFilesAreErrors) {
     return error_of([&] { LabelServer(o).start(); });
   };
   EXPECT_NE(with([](LabelOptions& o) { o.labels = {}; }).find("no labels"), std::string::npos);
-  EXPECT_NE(with([](LabelOptions& o) { o.labels = {"a", "b", "c", "d", "e", "f", "g", "h", "i", "j"}; })
-                .find("10 labels given: at most 9"),
+  EXPECT_NE(with([](LabelOptions& o) {
+              o.labels = {"a", "b", "c", "d", "e", "f", "g", "h", "i", "j"};
+            }).find("10 labels given: at most 9"),
             std::string::npos);
-  EXPECT_NE(with([](LabelOptions& o) { o.labels = {"a", "b", "a"}; }).find("\"a\" is given twice"),
+  EXPECT_NE(with([](LabelOptions& o) {
+              o.labels = {"a", "b", "a"};
+            }).find("\"a\" is given twice"),
             std::string::npos);
   EXPECT_NE(with([](LabelOptions& o) { o.host = "0.0.0.0"; }).find("only 127.0.0.1"),
             std::string::npos);
-  EXPECT_NE(with([&](LabelOptions& o) { o.input = f.dir.path / "missing.jsonl"; })
-                .find("missing.jsonl does not exist"),
+  EXPECT_NE(with([&](LabelOptions& o) {
+              o.input = f.dir.path / "missing.jsonl";
+            }).find("missing.jsonl does not exist"),
             std::string::npos);
-  EXPECT_NE(with([&](LabelOptions& o) { o.output = f.dir.path / "no" / "out.jsonl"; })
-                .find("cannot open output"),
+  EXPECT_NE(with([&](LabelOptions& o) {
+              o.output = f.dir.path / "no" / "out.jsonl";
+            }).find("cannot open output"),
             std::string::npos);
   EXPECT_NE(with([&](LabelOptions& o) { o.output = f.dir.path; }).find("is a folder"),
             std::string::npos);
   // An output written for another input: its _line is not a record here.
   write_text(f.options.output, R"({"text":"x","label":"positive","_line":3})"
                                "\n");
-  EXPECT_NE(error_of([&] { LabelServer(f.options).start(); })
-                .find("line 1: _line 3 is not a record"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of([&] { LabelServer(f.options).start(); }).find("line 1: _line 3 is not a record"),
+      std::string::npos);
   // A malformed line that is not the last one is not a torn write: refuse, name it.
   write_text(f.options.output, "garbage\n{\"_line\":1,\"label\":null}\n");
   EXPECT_NE(error_of([&] { LabelServer(f.options).start(); }).find("labeled.jsonl line 1"),

@@ -46,9 +46,13 @@ bool is_blank(std::string_view line) {
 std::string dump(const ordered_json& j) {
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
-std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+std::string dump(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
 
-std::string error_json(const std::string& message) { return dump(json{{"error", message}}); }
+std::string error_json(const std::string& message) {
+  return dump(json{{"error", message}});
+}
 
 // Writes all of `data` at the end of `fd` and fsyncs; throws ilm::Error naming `path`.
 void append_durably(int fd, const std::filesystem::path& path, std::string_view data) {
@@ -67,7 +71,7 @@ void append_durably(int fd, const std::filesystem::path& path, std::string_view 
 struct LabelServer::State {
   LabelOptions opt;
 
-  mutable std::mutex mu;  // guards everything below but the server and thread
+  mutable std::mutex mu;          // guards everything below but the server and thread
   std::vector<uint64_t> offsets;  // byte offset of each input line; line L is offsets[L-1]
   std::vector<uint8_t> status;    // LineStatus of each input line
   size_t total = 0, labeled = 0;
@@ -132,10 +136,13 @@ struct LabelServer::State {
     json problem_list = json::array();
     for (const auto& [line, message] : problems)
       problem_list.push_back({{"line", line}, {"error", message}});
-    return {{"done", labeled},           {"total", total},
-            {"remaining", total - labeled}, {"labels", opt.labels},
+    return {{"done", labeled},
+            {"total", total},
+            {"remaining", total - labeled},
+            {"labels", opt.labels},
             {"text_field", opt.text_field},
-            {"problems", problem_list},  {"problem_count", problem_count}};
+            {"problems", problem_list},
+            {"problem_count", problem_count}};
   }
 
   // {"record": {...} or null, "progress": {...}}.
@@ -263,16 +270,14 @@ LabelServer::LabelServer(LabelOptions options) : state_(std::make_unique<State>(
   ILM_CHECK(o.host == "127.0.0.1",
             "host {}: the labeling page serves only 127.0.0.1 (this machine)", o.host);
   ILM_CHECK(!o.labels.empty(), "no labels given: expected 1 to 9 names (--labels a,b,c)");
-  ILM_CHECK(o.labels.size() <= 9, "{} labels given: at most 9 (one per key 1..9)",
-            o.labels.size());
+  ILM_CHECK(o.labels.size() <= 9, "{} labels given: at most 9 (one per key 1..9)", o.labels.size());
   std::set<std::string> seen;
   for (const auto& label : o.labels) {
     ILM_CHECK(!label.empty(), "an empty label name in --labels");
     ILM_CHECK(seen.insert(label).second, "label \"{}\" is given twice", label);
   }
   ILM_CHECK(!o.text_field.empty(), "the text field name is empty");
-  ILM_CHECK(o.port >= 0 && o.port <= 65535, "port {}: expected 0 (any free port) to 65535",
-            o.port);
+  ILM_CHECK(o.port >= 0 && o.port <= 65535, "port {}: expected 0 (any free port) to 65535", o.port);
   ILM_CHECK(!o.input.empty(), "no input file given");
   ILM_CHECK(!o.output.empty(), "no output file given");
   state_->opt = std::move(options);
@@ -380,14 +385,14 @@ void LabelServer::start() {
     send(res, status, body);
   });
   server.set_payload_max_length(1 << 20);
-  server.new_task_queue = [] { return new httplib::ThreadPool(4); };
+  // stop() waits for idle keep-alive connections to time out: keep that short.
+  server.set_keep_alive_timeout(1);
 
   s.port = s.opt.port == 0 ? server.bind_to_any_port(s.opt.host)
                            : (server.bind_to_port(s.opt.host, s.opt.port) ? s.opt.port : -1);
   if (s.port <= 0) {
     s.port = -1;
-    fail("cannot listen on {}:{} (in use? try --port 0 for any free port)", s.opt.host,
-         s.opt.port);
+    fail("cannot listen on {}:{} (in use? try --port 0 for any free port)", s.opt.host, s.opt.port);
   }
   s.thread = std::thread([&s] {
     s.server.listen_after_bind();
@@ -401,13 +406,16 @@ void LabelServer::start() {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
 }
 
-int LabelServer::port() const { return state_->port; }
+int LabelServer::port() const {
+  return state_->port;
+}
 
 std::string LabelServer::url() const {
   return fmt::format("http://{}:{}/", state_->opt.host, state_->port);
 }
 
 void LabelServer::wait() {
+  if (state_->port < 0) return;  // never started
   std::unique_lock<std::mutex> lock(state_->stop_mu);
   state_->stopped_cv.wait(lock, [this] { return state_->stopped; });
 }
@@ -525,8 +533,7 @@ size_t collapse_labels(const std::filesystem::path& labels_path,
     ILM_CHECK(!j.is_discarded() && j.is_object() && j.contains("_line") &&
                   j["_line"].is_number_integer() && j.contains("label") &&
                   (j["label"].is_string() || j["label"].is_null()),
-              "{}: not a label record (a JSON object with integer \"_line\" and \"label\")",
-              where);
+              "{}: not a label record (a JSON object with integer \"_line\" and \"label\")", where);
     last[j["_line"].get<int64_t>()] =
         j["label"].is_null() ? std::nullopt : std::optional<uint64_t>(start);
   }
