@@ -17,14 +17,17 @@ namespace ilm::cli {
 
 namespace {
 
-// "a,b,c" -> {"a", "b", "c"}; empty names are kept so that LabelServer can refuse them.
+// "a, b,c" -> {"a", "b", "c"}; empty names are kept so that LabelServer can refuse them.
 std::vector<std::string> split_labels(const std::string& list) {
   std::vector<std::string> names;
-  if (list.empty()) return names;
+  if (list.find_first_not_of(' ') == std::string::npos) return names;
   size_t start = 0;
   while (true) {
     size_t comma = list.find(',', start);
-    names.push_back(list.substr(start, comma == std::string::npos ? comma : comma - start));
+    std::string name = list.substr(start, comma == std::string::npos ? comma : comma - start);
+    name.erase(0, name.find_first_not_of(' '));
+    name.erase(name.find_last_not_of(' ') + 1);
+    names.push_back(name);
     if (comma == std::string::npos) break;
     start = comma + 1;
   }

@@ -71,7 +71,7 @@ void append_durably(int fd, const std::filesystem::path& path, std::string_view 
 struct LabelServer::State {
   LabelOptions opt;
 
-  mutable std::mutex mu;          // guards everything below but the server and thread
+  mutable std::mutex mu;          // guards the index, the counts, the files and the undo stack
   std::vector<uint64_t> offsets;  // byte offset of each input line; line L is offsets[L-1]
   std::vector<uint8_t> status;    // LineStatus of each input line
   size_t total = 0, labeled = 0;
