@@ -12,5 +12,7 @@ void add_train(CLI::App& app);
 void add_generate(CLI::App& app);
 void add_bench(CLI::App& app);
 void add_tokenizer(CLI::App& app);
+void add_data(CLI::App& app);
+void add_data_label(CLI::App& data);  // `label` under `data`
 
 }  // namespace ilm::cli
