@@ -23,7 +23,7 @@ from .llama import LlamaForCausalLM
 
 B, T = 2, 12
 PROMPT_LEN, NEW_TOKENS = 4, 8
-MIN_MARGIN = 1e-3  # greedy choices must win by this much, so float32 runs pick the same ids
+MIN_MARGIN = 1e-2  # greedy choices must win by this much, so float32 runs pick the same ids
 
 # ----------------------------------------------------------------------------------------------
 # Configs (the real HF field names; values tiny)
