@@ -184,8 +184,11 @@ def _extras(kind, params, cfg, rng):
             out[f"h.{i}.attn.masked_bias"] = np.array(-10000.0, dtype=np.float32)
     elif kind == "bert_pretraining_heads":
         # bert-base-* checkpoints come from BertForPreTraining: they also hold the pooler and
-        # the next-sentence head, which BertForMaskedLM does not use.
+        # the next-sentence head, which BertForMaskedLM does not use. Files saved by
+        # transformers < 4.31 also hold the position_ids buffer (I64 (1, max_positions)).
         C = cfg["hidden_size"]
+        out["bert.embeddings.position_ids"] = np.arange(
+            cfg["max_position_embeddings"], dtype=np.int64).reshape(1, -1)
         out["bert.pooler.dense.weight"] = (rng.standard_normal((C, C)) / np.sqrt(C)).astype(
             np.float32)
         out["bert.pooler.dense.bias"] = (0.1 * rng.standard_normal(C)).astype(np.float32)
