@@ -226,7 +226,8 @@ def naive_falcon_logits(model, ids):
     def rows(kind, h):  # first row of head h's q, or of the k/v head that query head h reads
         if s.new_arch:
             g = h // G
-            return {"q": g * (G + 2) + h % G, "k": g * (G + 2) + G, "v": g * (G + 2) + G + 1}[kind] * HS
+            first = g * (G + 2)
+            return {"q": first + h % G, "k": first + G, "v": first + G + 1}[kind] * HS
         if not s.multi_query:
             return (3 * h + "qkv".index(kind)) * HS
         return {"q": h, "k": NH, "v": NH + 1}[kind] * HS

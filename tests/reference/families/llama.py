@@ -14,7 +14,8 @@ Parameter names (named_parameters()), HS = head_dim (default C / NH):
     model.layers.{i}.self_attn.v_proj.weight (NKV*HS, C) [.bias]
     model.layers.{i}.self_attn.o_proj.weight (C, NH*HS)  [.bias (C) if attention_bias]
     model.layers.{i}.post_attention_layernorm.weight (C)
-    model.layers.{i}.mlp.gate_proj.weight (I, C), up_proj (I, C), down_proj (C, I) [.bias if mlp_bias]
+    model.layers.{i}.mlp.gate_proj.weight (I, C), up_proj (I, C), down_proj (C, I)
+                                                                   [.bias if mlp_bias]
     model.norm.weight (C)
     lm_head.weight (V, C) unless tie_word_embeddings (then it is model.embed_tokens.weight)
 Block: h = x + o_proj(attn(rope(q), rope(k), v)) of input_layernorm(x);
