@@ -292,18 +292,20 @@ def check_falcon_variants(model, cfg, ids, name):
                 vals[n] = src[old]
             copy_into(new, vals)
             close(new(ids)[0], base, f"{name}: MQA == new architecture with one KV group")
-    # New architecture with NKV = NH vs the old MHA parallel block (multi_query=False) and the
-    # per-head loops: a fresh model with its own weights.
-    mha_new_cfg = dict(cfg, new_decoder_architecture=True, num_kv_heads=s.n_head)
-    new = FalconForCausalLM(mha_new_cfg)
+    # New architecture with NKV = NH: the per-head loops (a fresh model with its own weights),
+    # and, with one LayerNorm (num_ln_in_parallel_attn = 1), the old plain-MHA parallel block
+    # (multi_query = False) with the same weights.
+    new = FalconForCausalLM(dict(cfg, new_decoder_architecture=True, num_kv_heads=s.n_head))
     common.load_weights(new, common.draw_weights(new, 999))
-    old = FalconForCausalLM(dict(cfg, new_decoder_architecture=False, multi_query=False,
-                                 num_ln_in_parallel_attn=2))
-    copy_into(old, dict(new.named_parameters()))
+    new1 = FalconForCausalLM(dict(cfg, new_decoder_architecture=True, num_kv_heads=s.n_head,
+                                  num_ln_in_parallel_attn=1))
+    common.load_weights(new1, common.draw_weights(new1, 998))
+    old = FalconForCausalLM(dict(cfg, new_decoder_architecture=False, multi_query=False))
+    copy_into(old, dict(new1.named_parameters()))
     with torch.no_grad():
-        a = new(ids)[0]
-        close(old(ids)[0], a, f"{name}: new architecture NKV=NH == old MHA parallel block")
-        close(naive_falcon_logits(new, ids), a, f"{name}: NKV=NH model vs per-head loops")
+        close(naive_falcon_logits(new, ids), new(ids)[0], f"{name}: NKV=NH model vs loops")
+        close(old(ids)[0], new1(ids)[0], f"{name}: new architecture NKV=NH == old MHA block")
+        close(naive_falcon_logits(old, ids), old(ids)[0], f"{name}: old MHA block vs loops")
 
 
 def check_gpt2(model, ids, labels, name):

@@ -28,7 +28,8 @@ lm_head.weight (V, C) is tied to transformer.word_embeddings.weight (tie_word_em
 defaults to True for Falcon).
 Blocks: 7B: out = x + attn(ln(x)) + mlp(ln(x)) with one LayerNorm;
         new arch (num_ln_in_parallel_attn = 2, its default there):
-        out = x + attn(ln_attn(x)) + mlp(ln_mlp(x));
+        out = x + attn(ln_attn(x)) + mlp(ln_mlp(x)); with num_ln_in_parallel_attn = 1
+        (Falcon2-11B) one input_layernorm as in 7B;
         sequential: h = x + attn(input_layernorm(x)); out = h + mlp(post_attention_layernorm(h)).
 """
 
@@ -67,6 +68,9 @@ class FalconSettings:
             raise ValueError("alibi Falcon models are not modelled")
         if self.new_arch and not self.parallel_attn:
             raise ValueError("new_decoder_architecture requires parallel_attn")
+        if not self.new_arch and self.parallel_attn and self.num_ln == 2:
+            # HF builds ln_attn/ln_mlp here but its forward then reads input_layernorm.
+            raise ValueError("num_ln_in_parallel_attn 2 needs new_decoder_architecture")
         self.rope = Rope(self.head_dim, cfg.get("rope_theta", 10000.0), cfg.get("rope_scaling"),
                          cfg.get("max_position_embeddings", 2048))
 
