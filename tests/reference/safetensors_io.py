@@ -7,7 +7,9 @@ File layout:
     trailing spaces so that the data section starts at an offset that is a multiple of 8;
   * the data section: raw little-endian tensor bytes; offsets are relative to its start.
 
-Only the dtypes this project needs are supported: F64, F32, I64, I32, U8.
+Only the dtypes this project needs are supported: F64, F32, I64, I32, U8, and BF16 (numpy has no
+bfloat16: write one by wrapping its raw uint16 bits in `Bf16`; `load` widens BF16 to float32,
+which is exact).
 Writing is deterministic: tensors are laid out in the order given (a dict keeps insertion
 order) and the JSON is emitted with fixed separators.
 """
@@ -26,6 +28,18 @@ _DTYPES = {
 }
 
 
+class Bf16:
+    """A bfloat16 tensor to write: `bits` is a uint16 array holding the raw bfloat16 values."""
+
+    def __init__(self, bits):
+        self.bits = np.ascontiguousarray(bits, dtype="<u2")
+
+
+def bf16_to_f32(bits):
+    """Widen raw bfloat16 bits (uint16) to float32 (exact: bf16 is the top half of an f32)."""
+    return (np.asarray(bits, dtype="<u2").astype("<u4") << 16).view("<f4")
+
+
 def _dtype_name(arr):
     dt = arr.dtype.newbyteorder("<") if arr.dtype.itemsize > 1 else arr.dtype
     for name, ref in _DTYPES.items():
@@ -42,9 +56,14 @@ def save(path, tensors, metadata=None):
     for name, value in tensors.items():
         if name == "__metadata__":
             raise ValueError("'__metadata__' is reserved")
-        arr = np.asarray(value)
-        dname = _dtype_name(arr)
-        data = np.ascontiguousarray(arr, dtype=_DTYPES[dname]).tobytes(order="C")
+        if isinstance(value, Bf16):
+            arr = value.bits
+            dname = "BF16"
+            data = arr.tobytes(order="C")
+        else:
+            arr = np.asarray(value)
+            dname = _dtype_name(arr)
+            data = np.ascontiguousarray(arr, dtype=_DTYPES[dname]).tobytes(order="C")
         header[name] = {
             "dtype": dname,
             "shape": [int(d) for d in arr.shape],
@@ -85,9 +104,9 @@ def load(path, with_metadata=False):
     out = {}
     for name, info in sorted(header.items(), key=lambda kv: kv[1]["data_offsets"][0]):
         dname = info["dtype"]
-        if dname not in _DTYPES:
+        if dname not in _DTYPES and dname != "BF16":
             raise TypeError(f"{path}: tensor {name}: unsupported dtype {dname}")
-        dt = _DTYPES[dname]
+        dt = _DTYPES[dname] if dname != "BF16" else np.dtype("<u2")
         shape = tuple(int(d) for d in info["shape"])
         b, e = (int(x) for x in info["data_offsets"])
         count = 1
@@ -95,7 +114,8 @@ def load(path, with_metadata=False):
             count *= d
         if e - b != count * dt.itemsize or e > len(data) or b < 0:
             raise ValueError(f"{path}: tensor {name}: bad data_offsets {b},{e} for shape {shape}")
-        out[name] = np.frombuffer(data, dtype=dt, count=count, offset=b).reshape(shape).copy()
+        arr = np.frombuffer(data, dtype=dt, count=count, offset=b).reshape(shape).copy()
+        out[name] = bf16_to_f32(arr) if dname == "BF16" else arr
     if with_metadata:
         return out, metadata
     return out
