@@ -471,6 +471,25 @@ std::vector<int32_t> WordPieceTokenizer::encode(std::string_view text) const {
   return ids;
 }
 
+void WordPieceTokenizer::encode_plain(std::string_view text, std::vector<int32_t>& out) const {
+  check_utf8(text, "encode");
+  encode_chunk(text, out);
+}
+
+std::vector<ModelTemplateItem> WordPieceTokenizer::model_template(bool pair) const {
+  const std::optional<int32_t> cls = token_id(kCls), sep = token_id(kSep);
+  if (!cls || !sep) {
+    fail("wordpiece tokenizer: the vocabulary has no {} token, which a model input needs",
+         cls ? kSep : kCls);
+  }
+  std::vector<ModelTemplateItem> items{{*cls, -1, 0}, {-1, 0, 0}, {*sep, -1, 0}};
+  if (pair) {
+    items.push_back({-1, 1, 1});
+    items.push_back({*sep, -1, 1});
+  }
+  return items;
+}
+
 std::vector<std::string> WordPieceTokenizer::tokenize(std::string_view text) const {
   std::vector<std::string> pieces;
   for (int32_t id : encode(text)) pieces.push_back(vocab_[size_t(id)]);
