@@ -234,6 +234,38 @@ TEST(ModelInput, BertTruncatedAndPadded) {
   EXPECT_NE(e.find("max_length -1 is negative"), std::string::npos) << e;
 }
 
+// Hugging Face tokenizers' longest-first lengths for a pair, on bytes (no template tokens).
+TEST(ModelInput, LongestFirstPairLengths) {
+  const ByteTokenizer t;
+  ModelInputOptions o;
+  o.max_length = 7;
+  o.truncation = Truncation::right;
+  o.add_special_tokens = false;
+  auto lengths = [&](const std::string& a, const std::string& b) {
+    const ModelInput in = encode_model_input(t, a, b, o);
+    const auto n_b = std::count(in.token_type_ids.begin(), in.token_type_ids.end(), 1);
+    return std::make_pair(int64_t(in.ids.size()) - n_b, int64_t(n_b));
+  };
+  using P = std::pair<int64_t, int64_t>;
+  EXPECT_EQ(lengths("ab", "cdefghij"), (P{2, 5}));
+  EXPECT_EQ(lengths("abcd", "efgh"), (P{3, 4}));  // equal: B gets the odd token
+  EXPECT_EQ(lengths("abcdefgh", "ijkl"), (P{4, 3}));
+  EXPECT_EQ(lengths("abcdefgh", "ijklmnop"), (P{3, 4}));
+  EXPECT_EQ(lengths("abcdefgh", "ij"), (P{5, 2}));
+  EXPECT_EQ(lengths("ab", "cd"), (P{2, 2}));
+  // Left truncation keeps the ends.
+  o.truncation = Truncation::left;
+  EXPECT_EQ(encode_model_input(t, "abcdefgh", "ijklmnop", o).ids,
+            (Ids{'f', 'g', 'h', 'm', 'n', 'o', 'p'}));
+  // With the 3 tokens of a BERT pair, 4 + 4 into 8 leaves 5: 2 + 3.
+  const WordPieceTokenizer bert({"[PAD]", "[UNK]", "[CLS]", "[SEP]", "a", "b", "c", "d"}, {},
+                                "bert vocab");
+  ModelInputOptions p;
+  p.max_length = 8;
+  p.truncation = Truncation::right;
+  EXPECT_EQ(encode_model_input(bert, "a b c d", "a b c d", p).ids, (Ids{2, 4, 5, 3, 4, 5, 6, 3}));
+}
+
 TEST(ModelInput, HfPostProcessorTemplate) {
   json j = hf_bert_json();
   const auto t = load_hf_tokenizer(j, "bert.json");

@@ -1,17 +1,21 @@
 // encode_model_input: template, truncation, padding (see model_input.h).
 #include "ilm/tokenizer/model_input.h"
 
+#include <algorithm>
+
 #include "ilm/core/error.h"
 
 namespace ilm {
 
 namespace {
 
-void drop_one(std::vector<int32_t>& ids, Truncation side) {
+// Keeps `keep` tokens of `ids`: the first ones, or the last for left truncation.
+void keep_only(std::vector<int32_t>& ids, size_t keep, Truncation side) {
+  if (keep >= ids.size()) return;
   if (side == Truncation::left) {
-    ids.erase(ids.begin());
+    ids.erase(ids.begin(), ids.end() - static_cast<std::ptrdiff_t>(keep));
   } else {
-    ids.pop_back();
+    ids.resize(keep);
   }
 }
 
@@ -48,8 +52,24 @@ ModelInput encode_model_input(const Tokenizer& tokenizer, std::string_view a,
            options.max_length, added);
     }
     const size_t room = size_t(options.max_length) - added;
-    while (seq[0].size() + seq[1].size() > room) {
-      drop_one(seq[0].size() > seq[1].size() ? seq[0] : seq[1], options.truncation);
+    if (seq[0].size() + seq[1].size() > room) {
+      if (!b) {
+        keep_only(seq[0], room, options.truncation);
+      } else {
+        // Hugging Face's "longest first" for a pair: the shorter keeps its length when the
+        // longer can give up the rest; else each keeps half, the longer (B on a tie) the odd one.
+        size_t n_short = seq[0].size(), n_long = seq[1].size();
+        const bool swapped = n_short > n_long;
+        if (swapped) std::swap(n_short, n_long);
+        n_long = n_short > room ? n_short : std::max(n_short, room - n_short);
+        if (n_short + n_long > room) {
+          n_short = room / 2;
+          n_long = n_short + room % 2;
+        }
+        if (swapped) std::swap(n_short, n_long);
+        keep_only(seq[0], n_short, options.truncation);
+        keep_only(seq[1], n_long, options.truncation);
+      }
     }
   }
 

@@ -23,8 +23,9 @@ enum class PaddingSide { right, left };
 struct ModelInputOptions {
   // The most tokens, special ones included; 0: no limit.
   int64_t max_length = 0;
-  // With a pair, "longest first": one token at a time from the longer sequence, from B when
-  // they are equally long.
+  // With a pair, Hugging Face's (tokenizers') "longest first": when the shorter sequence fits
+  // in half the room it is kept whole and the longer gets the rest; otherwise each gets half,
+  // the longer (B when equally long) the odd token. 4+4 tokens into 7: 3+4; 8+4 into 7: 4+3.
   Truncation truncation = Truncation::none;
   // Pad up to max_length with pad_id (attention mask 0, token type id 0).
   bool pad_to_max_length = false;

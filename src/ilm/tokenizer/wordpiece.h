@@ -72,8 +72,8 @@ class WordPieceTokenizer final : public Tokenizer {
   std::vector<std::string> tokenize(std::string_view text) const;
 
   // BERT's model input: [CLS] a [SEP], or [CLS] a [SEP] b [SEP] with token_type_ids 0 for
-  // [CLS] a [SEP] and 1 for b [SEP]. max_length > 0 truncates "longest first" (one token at
-  // a time from the longer of a and b, from b when they are equal), as Hugging Face does.
+  // [CLS] a [SEP] and 1 for b [SEP]. max_length > 0 truncates "longest first" as Hugging
+  // Face's tokenizers does: encode_model_input with right truncation (model_input.h).
   struct Encoding {
     std::vector<int32_t> ids, token_type_ids, attention_mask;
   };
