@@ -50,9 +50,9 @@ TEST(EncodeOptions, CharHasNoSpecialTokens) {
 
 TEST(EncodeOptions, WordPiece) {
   // [PAD]=0 [UNK]=1 [CLS]=2 [SEP]=3 [MASK]=4, then the words.
-  const WordPieceTokenizer t({"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "hello", "[", "]",
-                              "cls", "sep"},
-                             {}, "test vocab");
+  const WordPieceTokenizer t(
+      {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "hello", "[", "]", "cls", "sep"}, {},
+      "test vocab");
   const std::string text = "hello [SEP] [CLS]";
   // encode() splits [CLS] etc. out, as BertTokenizer does: that is `allow`.
   EXPECT_EQ(t.encode(text), (Ids{5, 3, 2}));
@@ -166,8 +166,8 @@ TEST_F(SentencePieceSpecials, ControlPiecesAreGoverned) {
 
 TEST(ModelInput, BertTruncatedAndPadded) {
   // [PAD]=0 [UNK]=1 [CLS]=2 [SEP]=3 [MASK]=4 a=5 ... j=14.
-  const WordPieceTokenizer t({"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "b", "c", "d",
-                              "e", "f", "g", "h", "i", "j"},
+  const WordPieceTokenizer t({"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "b", "c", "d", "e",
+                              "f", "g", "h", "i", "j"},
                              {}, "bert vocab");
   ModelInputOptions o;
   o.max_length = 8;

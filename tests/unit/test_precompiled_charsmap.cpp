@@ -47,9 +47,9 @@ std::string base64(std::string_view bytes) {
 // Text whose NFKC forms the model learns: words, Arabic, digits, ligature spellings.
 std::string training_text() {
   const std::vector<std::string> words = {
-      "the",  "file",  "office", "flow",  "ABC",    "abc",   "hello", "world", "lazy",
-      "dog",  "12345", "67890",  "لا",    "سلام",   "كتاب",  "café",  "naïve", "x²",
-      "Ⅳ",    "km",    "ｶﾀｶﾅ",   "カタカナ", "안녕",  "한국어", "ǆ",     "…",     "(1)"};
+      "the", "file",  "office", "flow",     "ABC",  "abc",    "hello", "world", "lazy",
+      "dog", "12345", "67890",  "لا",       "سلام", "كتاب",   "café",  "naïve", "x²",
+      "Ⅳ",   "km",    "ｶﾀｶﾅ",   "カタカナ", "안녕", "한국어", "ǆ",     "…",     "(1)"};
   std::mt19937 rng(11);
   std::string text;
   for (int line = 0; line < 3000; ++line) {
@@ -181,7 +181,9 @@ TEST_F(PrecompiledTrained, KnownRules) {
   EXPECT_EQ(m[0].replacement, "fi");
   EXPECT_TRUE(map.prefix_matches("x").empty());
   // Invalid UTF-8 becomes U+FFFD, as in SentencePiece.
-  EXPECT_EQ(map.normalize("a\xFF" "b"), "a\uFFFDb");
+  EXPECT_EQ(map.normalize("a\xFF"
+                          "b"),
+            "a\uFFFDb");
 }
 
 TEST(PrecompiledCharsMap, Errors) {
@@ -194,7 +196,8 @@ TEST(PrecompiledCharsMap, Errors) {
   e = test::error_of([] { PrecompiledCharsMap(std::string("\x03\0\0\0abcd", 8), "m.json"); });
   EXPECT_NE(e.find("trie size 3"), std::string::npos) << e;
   // A trie of garbage units finds nothing rather than reading out of bounds.
-  const PrecompiledCharsMap junk(std::string("\x08\0\0\0\xff\xff\xff\xff\xff\xff\xff\xff", 12), "j");
+  const PrecompiledCharsMap junk(std::string("\x08\0\0\0\xff\xff\xff\xff\xff\xff\xff\xff", 12),
+                                 "j");
   EXPECT_EQ(junk.normalize("abc"), "abc");
   EXPECT_EQ(decode_base64("aGVsbG8=", "b"), "hello");
   EXPECT_EQ(decode_base64("aGVsbG8", "b"), "hello");
@@ -219,11 +222,15 @@ json hf_json_of(const std::string& proto) {
       {"normalizer",
        {{"type", "Sequence"},
         {"normalizers",
-         json::array({{{"type", "Precompiled"},
-                       {"precompiled_charsmap", base64(sentencepiece_precompiled_charsmap(proto))}},
-                      {{"type", "Replace"}, {"pattern", {{"Regex", " {2,}"}}}, {"content", " "}}})}}},
+         json::array(
+             {{{"type", "Precompiled"},
+               {"precompiled_charsmap", base64(sentencepiece_precompiled_charsmap(proto))}},
+              {{"type", "Replace"}, {"pattern", {{"Regex", " {2,}"}}}, {"content", " "}}})}}},
       {"pre_tokenizer",
-       {{"type", "Metaspace"}, {"replacement", "\u2581"}, {"prepend_scheme", "always"}, {"split", true}}},
+       {{"type", "Metaspace"},
+        {"replacement", "\u2581"},
+        {"prepend_scheme", "always"},
+        {"split", true}}},
       {"model", {{"type", "Unigram"}, {"unk_id", sp.unk_id()}, {"vocab", vocab}}},
   };
 }
@@ -244,10 +251,12 @@ TEST_F(PrecompiledTrained, TokenizerJsonGivesLibSentencePieceIds) {
 }
 
 TEST(HfPrecompiled, BadCharsMapNamesTheField) {
-  json j = {{"normalizer", {{"type", "Precompiled"}, {"precompiled_charsmap", "@@"}}},
-            {"model", {{"type", "Unigram"}, {"unk_id", 0}, {"vocab", json::array({{"<unk>", 0.0}})}}}};
+  json j = {
+      {"normalizer", {{"type", "Precompiled"}, {"precompiled_charsmap", "@@"}}},
+      {"model", {{"type", "Unigram"}, {"unk_id", 0}, {"vocab", json::array({{"<unk>", 0.0}})}}}};
   std::string e = test::error_of([&] { load_hf_tokenizer(j, "t.json"); });
-  EXPECT_NE(e.find("t.json: normalizer.precompiled_charsmap: invalid base64"), std::string::npos) << e;
+  EXPECT_NE(e.find("t.json: normalizer.precompiled_charsmap: invalid base64"), std::string::npos)
+      << e;
   j["normalizer"]["precompiled_charsmap"] = nullptr;
   EXPECT_EQ(load_hf_tokenizer(j, "t.json")->encode("ﬁ"), (std::vector<int32_t>{0}));
 }

@@ -22,8 +22,7 @@ void keep_only(std::vector<int32_t>& ids, size_t keep, Truncation side) {
 }  // namespace
 
 ModelInput encode_model_input(const Tokenizer& tokenizer, std::string_view a,
-                              std::optional<std::string_view> b,
-                              const ModelInputOptions& options) {
+                              std::optional<std::string_view> b, const ModelInputOptions& options) {
   const std::string who = fmt::format("{} tokenizer", tokenizer.kind());
   if (options.max_length < 0) fail("{}: max_length {} is negative", who, options.max_length);
   if (options.pad_to_max_length && options.max_length == 0)

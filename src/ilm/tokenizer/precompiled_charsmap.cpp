@@ -15,10 +15,18 @@ namespace {
 // A Darts-clone unit: bits 0-7 the label of the edge into the node (bit 31 set for a leaf,
 // so that no byte matches it), bit 8 "has a leaf child", bits 10-31 the offset to the
 // children, scaled by 256 when bit 9 is set; a leaf's bits 0-30 are its value.
-bool has_leaf(uint32_t unit) { return (unit >> 8) & 1; }
-uint32_t value(uint32_t unit) { return unit & 0x7FFFFFFFu; }
-uint32_t label(uint32_t unit) { return unit & 0x800000FFu; }
-uint32_t offset(uint32_t unit) { return (unit >> 10) << ((unit & (1u << 9)) >> 6); }
+bool has_leaf(uint32_t unit) {
+  return (unit >> 8) & 1;
+}
+uint32_t value(uint32_t unit) {
+  return unit & 0x7FFFFFFFu;
+}
+uint32_t label(uint32_t unit) {
+  return unit & 0x800000FFu;
+}
+uint32_t offset(uint32_t unit) {
+  return (unit >> 10) << ((unit & (1u << 9)) >> 6);
+}
 
 constexpr std::string_view kReplacementChar = "\xEF\xBF\xBD";  // U+FFFD
 
@@ -43,14 +51,16 @@ size_t copy_char(std::string_view text, size_t pos, std::string& out) {
 
 PrecompiledCharsMap::PrecompiledCharsMap(std::string_view blob, const std::string& source) {
   if (blob.empty()) return;
-  if (blob.size() < 4) fail("{}: precompiled_charsmap of {} bytes is too short", source, blob.size());
+  if (blob.size() < 4)
+    fail("{}: precompiled_charsmap of {} bytes is too short", source, blob.size());
   const auto* b = reinterpret_cast<const uint8_t*>(blob.data());
-  const uint32_t trie_bytes = uint32_t(b[0]) | uint32_t(b[1]) << 8 | uint32_t(b[2]) << 16 |
-                              uint32_t(b[3]) << 24;
+  const uint32_t trie_bytes =
+      uint32_t(b[0]) | uint32_t(b[1]) << 8 | uint32_t(b[2]) << 16 | uint32_t(b[3]) << 24;
   if (trie_bytes == 0 || trie_bytes % 4 != 0 || trie_bytes > blob.size() - 4) {
-    fail("{}: precompiled_charsmap: trie size {} is not a positive multiple of 4 within the {} "
-         "bytes that follow it",
-         source, trie_bytes, blob.size() - 4);
+    fail(
+        "{}: precompiled_charsmap: trie size {} is not a positive multiple of 4 within the {} "
+        "bytes that follow it",
+        source, trie_bytes, blob.size() - 4);
   }
   units_.resize(trie_bytes / 4);
   for (size_t i = 0; i < units_.size(); ++i) {
@@ -78,8 +88,9 @@ std::vector<PrecompiledCharsMap::Match> PrecompiledCharsMap::prefix_matches(
       const size_t at = value(units_[node]);
       if (at >= replacements_.size()) continue;
       const size_t end = replacements_.find('\0', at);
-      out.push_back({i + 1, std::string_view(replacements_).substr(
-                                at, (end == std::string::npos ? replacements_.size() : end) - at)});
+      out.push_back(
+          {i + 1, std::string_view(replacements_)
+                      .substr(at, (end == std::string::npos ? replacements_.size() : end) - at)});
     }
   }
   return out;

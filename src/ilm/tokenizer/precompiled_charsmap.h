@@ -24,7 +24,7 @@ class PrecompiledCharsMap {
   PrecompiledCharsMap(std::string_view blob, const std::string& source);
 
   struct Match {
-    size_t length;             // bytes of the key matched
+    size_t length;  // bytes of the key matched
     std::string_view replacement;
   };
   // Every key that is a prefix of `text`, shortest first (Darts' common-prefix search).
