@@ -50,8 +50,9 @@ void add_tokenizer(CLI::App& app) {
   enc->add_option("-f,--file", e->file, "read the text from this file (default: the words, else stdin)");
   enc->add_option("text", e->words, "the text");
   enc->add_flag("--json", e->json, "print a JSON array");
-  auto* allow = enc->add_flag("--allow-special", e->allow_special,
-                "read special-token spellings (<|endoftext|>, [CLS], <s>) as those tokens");
+  auto* allow =
+      enc->add_flag("--allow-special", e->allow_special,
+                    "read special-token spellings (<|endoftext|>, [CLS], <s>) as those tokens");
   enc->add_flag("--refuse-special", e->refuse_special,
                 "fail on a special-token spelling in the text, naming it and its byte offset")
       ->excludes(allow);

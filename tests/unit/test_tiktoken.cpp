@@ -294,11 +294,12 @@ TEST(Tiktoken, SpecialTokensMatchJsTiktoken) {
       options.special = SpecialTokens::allow;
     } else {
       options.allowed = c.at("allowed").get<std::vector<std::string>>();
-      options.special = c.at("disallowed") == "all" ? SpecialTokens::refuse : SpecialTokens::as_text;
+      options.special =
+          c.at("disallowed") == "all" ? SpecialTokens::refuse : SpecialTokens::as_text;
     }
-    const std::string what = fmt::format("{} case {}: {} allowed {} disallowed {}",
-                                         c.at("encoding").dump(), n, text, c.at("allowed").dump(),
-                                         c.at("disallowed").dump());
+    const std::string what =
+        fmt::format("{} case {}: {} allowed {} disallowed {}", c.at("encoding").dump(), n, text,
+                    c.at("allowed").dump(), c.at("disallowed").dump());
     if (c.contains("error")) {
       const std::string e = test::error_of([&] { t->encode(text, options); });
       EXPECT_NE(e.find("special token '<|"), std::string::npos) << what << ": " << e;

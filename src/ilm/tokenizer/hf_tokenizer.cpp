@@ -497,10 +497,12 @@ std::unique_ptr<Normalizer> make_normalizer(const json& j, const Where& w) {
   if (type == "Precompiled") {
     const json* blob = find(j, "precompiled_charsmap");
     if (blob && !blob->is_null() && !blob->is_string())
-      bad(w.at("precompiled_charsmap"), fmt::format("expected a base64 string, found {}", blob->dump()));
+      bad(w.at("precompiled_charsmap"),
+          fmt::format("expected a base64 string, found {}", blob->dump()));
     const std::string where = fmt::format("{}: {}", w.source, w.at("precompiled_charsmap").path);
     std::string bytes;
-    if (blob && blob->is_string()) bytes = decode_base64(blob->get_ref<const std::string&>(), where);
+    if (blob && blob->is_string())
+      bytes = decode_base64(blob->get_ref<const std::string&>(), where);
     return std::make_unique<PrecompiledNormalizer>(PrecompiledCharsMap(bytes, where));
   }
   if (type == "Sequence") {
@@ -511,8 +513,8 @@ std::unique_ptr<Normalizer> make_normalizer(const json& j, const Where& w) {
     return seq;
   }
   unknown_type(w, "normalizer", type,
-               {"BertNormalizer", "Lowercase", "NFC", "NFD", "NFKC", "NFKD", "Precompiled", "Prepend",
-                "Replace", "Sequence", "Strip", "StripAccents"});
+               {"BertNormalizer", "Lowercase", "NFC", "NFD", "NFKC", "NFKD", "Precompiled",
+                "Prepend", "Replace", "Sequence", "Strip", "StripAccents"});
 }
 
 // ---- Pre-tokenizers ----------------------------------------------------------------------------
@@ -1211,7 +1213,8 @@ std::vector<TemplateProcessor::Item> parse_template(const json& j, std::string_v
       const std::string id = string_field(*seq, "id", wi.at("Sequence"));
       if (id != "A" && id != "B")
         bad(wi.at("Sequence").at("id"), fmt::format("expected \"A\" or \"B\", found \"{}\"", id));
-      items.push_back({{}, id == "A" ? 0 : 1, int32_t(int_field(*seq, "type_id", wi.at("Sequence"), 0))});
+      items.push_back(
+          {{}, id == "A" ? 0 : 1, int32_t(int_field(*seq, "type_id", wi.at("Sequence"), 0))});
     } else if (const json* sp = find(e, "SpecialToken")) {
       const std::string id = string_field(*sp, "id", wi.at("SpecialToken"));
       const json* entry = specials.is_object() ? find(specials, id) : nullptr;
@@ -1259,7 +1262,8 @@ std::unique_ptr<PostProcessor> make_post_processor(const json& j, const Where& w
       p->pair = {{{cls}, -1, 0}, {{}, 0, 0}, {{sep}, -1, 0}, {{}, 1, 1}, {{sep}, -1, 1}};
     } else {
       // RoBERTa has no segment embeddings: every type id is 0.
-      p->pair = {{{cls}, -1, 0}, {{}, 0, 0}, {{sep}, -1, 0}, {{sep}, -1, 0}, {{}, 1, 0}, {{sep}, -1, 0}};
+      p->pair = {{{cls}, -1, 0}, {{}, 0, 0}, {{sep}, -1, 0},
+                 {{sep}, -1, 0}, {{}, 1, 0}, {{sep}, -1, 0}};
     }
     return p;
   }
@@ -1689,7 +1693,8 @@ std::vector<int32_t> HfTokenizer::encode(std::string_view text,
                                          const EncodeOptions& options) const {
   std::vector<bool> enabled(added_.size(), true);
   for (size_t k = 0; k < added_.size(); ++k) {
-    if (added_[k].special) enabled[k] = options.allowed.empty() && options.special == SpecialTokens::allow;
+    if (added_[k].special)
+      enabled[k] = options.allowed.empty() && options.special == SpecialTokens::allow;
   }
   for (const std::string& name : options.allowed) {
     bool known = false;
@@ -1711,15 +1716,17 @@ std::vector<int32_t> HfTokenizer::encode(std::string_view text,
     for (size_t k = 0; k < added_.size(); ++k) {
       if (enabled[k] || added_[k].content.empty()) continue;
       const size_t at = text.find(added_[k].content);
-      if (at < first || (at == first && which && added_[k].content.size() > which->content.size())) {
+      if (at < first ||
+          (at == first && which && added_[k].content.size() > which->content.size())) {
         first = at;
         which = &added_[k];
       }
     }
     if (which) {
-      fail("hf tokenizer: the text holds special token '{}' at byte offset {}, which this encode "
-           "refuses (allow it, or encode it as text)",
-           which->content, first);
+      fail(
+          "hf tokenizer: the text holds special token '{}' at byte offset {}, which this encode "
+          "refuses (allow it, or encode it as text)",
+          which->content, first);
     }
   }
   return encode_added(text, &enabled);

@@ -257,7 +257,8 @@ std::string sentencepiece_precompiled_charsmap(std::string_view model_proto) {
     ProtoReader spec{bytes};
     std::string_view sub;
     while (!spec.done()) {
-      if (!spec.field(number, value, sub)) fail("not a SentencePiece model (malformed normalizer_spec)");
+      if (!spec.field(number, value, sub))
+        fail("not a SentencePiece model (malformed normalizer_spec)");
       if (number == 2) charsmap = std::string(sub);  // NormalizerSpec.precompiled_charsmap
     }
   }

@@ -162,8 +162,7 @@ std::vector<int32_t> encode_with_special_tokens(
   std::vector<Special> candidates;
   for (const auto& [spelling, id] : specials) {
     if (spelling.empty()) continue;
-    const bool allowed = options.allowed.empty() ? options.special == SpecialTokens::allow
-                                                 : false;
+    const bool allowed = options.allowed.empty() ? options.special == SpecialTokens::allow : false;
     candidates.push_back({spelling, id, allowed, 0});
   }
   for (const std::string& name : options.allowed) {
@@ -173,7 +172,8 @@ std::vector<int32_t> encode_with_special_tokens(
     }
     if (!known) {
       std::string list;
-      for (const auto& kv : specials) list += fmt::format("{}{}", list.empty() ? "" : ", ", kv.first);
+      for (const auto& kv : specials)
+        list += fmt::format("{}{}", list.empty() ? "" : ", ", kv.first);
       fail("{}: \"{}\" is not a special token (they are: {})", who, name,
            list.empty() ? "none" : list);
     }
@@ -190,7 +190,8 @@ std::vector<int32_t> encode_with_special_tokens(
     // The leftmost occurrence; on a tie, the longest spelling.
     Special* found = nullptr;
     for (Special& s : candidates) {
-      if (s.next != std::string_view::npos && s.next < search) s.next = text.find(s.spelling, search);
+      if (s.next != std::string_view::npos && s.next < search)
+        s.next = text.find(s.spelling, search);
       if (s.next == std::string_view::npos) continue;
       if (!found || s.next < found->next ||
           (s.next == found->next && s.spelling.size() > found->spelling.size())) {
@@ -199,9 +200,10 @@ std::vector<int32_t> encode_with_special_tokens(
     }
     if (!found) break;
     if (!found->allowed) {
-      fail("{}: the text holds special token '{}' at byte offset {}, which this encode refuses "
-           "(allow it, or encode it as text)",
-           who, found->spelling, found->next);
+      fail(
+          "{}: the text holds special token '{}' at byte offset {}, which this encode refuses "
+          "(allow it, or encode it as text)",
+          who, found->spelling, found->next);
     }
     if (found->next > segment) encode_plain(text.substr(segment, found->next - segment), out);
     out.push_back(found->id);
