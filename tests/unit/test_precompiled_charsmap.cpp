@@ -165,6 +165,56 @@ TEST_F(PrecompiledTrained, NormalizesAsLibSentencePiece) {
   }
 }
 
+// Every code point of the BMP and of a few supplementary blocks with compatibility forms, one
+// at a time; then seeded random strings of characters that have rules, combining marks and
+// half-width voicing marks, where keys of several characters compete (SentencePiece's rule).
+TEST_F(PrecompiledTrained, EveryCharacterAndRandomMixtures) {
+  const std::string proto = model("plain");
+  const PrecompiledCharsMap map(sentencepiece_precompiled_charsmap(proto), "plain.model");
+  sentencepiece::SentencePieceProcessor sp;
+  ASSERT_TRUE(sp.LoadFromSerializedProto(proto).ok());
+  auto library = [&](const std::string& text) {
+    std::string joined;
+    for (const std::string& piece : sp.EncodeAsPieces(text)) joined += piece;
+    return joined;
+  };
+  std::vector<std::string> with_rules;
+  size_t checked = 0, changed = 0;
+  auto check_range = [&](char32_t from, char32_t to) {
+    for (char32_t cp = from; cp <= to; ++cp) {
+      if (cp >= 0xD800 && cp <= 0xDFFF) continue;
+      const std::string text = encode_utf8(cp);
+      const std::string expected = library(text);
+      ASSERT_EQ(spaces_to_marks(map.normalize(text)), expected) << describe_code_point(cp);
+      ASSERT_EQ(spaces_to_marks(map.normalize_graphemes(text)), expected)
+          << describe_code_point(cp);
+      ++checked;
+      if (map.normalize(text) != text) {
+        ++changed;
+        if (with_rules.size() < 4000 && cp > 0x20) with_rules.push_back(text);
+      }
+    }
+  };
+  check_range(0x01, 0xFFFF);
+  check_range(0x1D400, 0x1D7FF);  // mathematical alphanumerics
+  check_range(0x1F100, 0x1F2FF);  // enclosed alphanumerics and ideographic supplement
+  EXPECT_GT(checked, 65000u);
+  EXPECT_GT(changed, 3000u);  // NFKC changes thousands of characters
+
+  std::vector<std::string> pool = with_rules;
+  for (const char* extra : {"a", "e", "A", "\u0301", "\u0308", "\u0327", "\uff9e", "\uff9f",
+                            "\u3099", "\u309a", " ", "\u1100", "\u1161", "\u11a8", "\u0644",
+                            "\u0627", "\u200d", "1"})
+    pool.push_back(extra);
+  std::mt19937 rng(5);
+  for (int i = 0; i < 3000; ++i) {
+    std::string text;
+    const int n = 1 + int(rng() % 5);
+    for (int k = 0; k < n; ++k) text += pool[rng() % pool.size()];
+    ASSERT_EQ(spaces_to_marks(map.normalize(text)), library(text)) << text;
+  }
+}
+
 TEST_F(PrecompiledTrained, KnownRules) {
   const PrecompiledCharsMap map(sentencepiece_precompiled_charsmap(model("plain")), "plain.model");
   EXPECT_EQ(map.normalize("ＡＢＣ１２３"), "ABC123");
