@@ -42,6 +42,7 @@ void add_tokenizer(CLI::App& app) {
     std::vector<std::string> words;
     bool json = false;
     bool allow_special = false;
+    bool refuse_special = false;
   };
   auto e = std::make_shared<EncodeArgs>();
   CLI::App* enc = tok->add_subcommand("encode", "Text to token ids (one per line, or --json)");
@@ -49,16 +50,20 @@ void add_tokenizer(CLI::App& app) {
   enc->add_option("-f,--file", e->file, "read the text from this file (default: the words, else stdin)");
   enc->add_option("text", e->words, "the text");
   enc->add_flag("--json", e->json, "print a JSON array");
-  enc->add_flag("--allow-special", e->allow_special,
-                "read special-token spellings (<|endoftext|>) as those tokens (BPE encodings)");
+  auto* allow =
+      enc->add_flag("--allow-special", e->allow_special,
+                    "read special-token spellings (<|endoftext|>, [CLS], <s>) as those tokens");
+  enc->add_flag("--refuse-special", e->refuse_special,
+                "fail on a special-token spelling in the text, naming it and its byte offset")
+      ->excludes(allow);
   enc->callback([e] {
     auto t = resolve_tokenizer(e->spec);
     std::string text = input_text(e->file, e->words);
     std::vector<int32_t> ids;
-    if (auto* bpe = dynamic_cast<const BpeTokenizer*>(t.get()); bpe && e->allow_special) {
-      std::vector<std::string> all;
-      for (const auto& kv : bpe->special_tokens()) all.push_back(kv.first);
-      ids = bpe->encode_special(text, all, false);
+    if (e->allow_special || e->refuse_special) {
+      EncodeOptions options;
+      options.special = e->allow_special ? SpecialTokens::allow : SpecialTokens::refuse;
+      ids = t->encode(text, options);
     } else {
       ids = t->encode(text);
     }

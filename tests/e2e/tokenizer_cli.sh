@@ -38,10 +38,24 @@ ids=$("$ILM" tokenizer encode -t cl100k_base "$text")
 [[ $("$ILM" tokenizer encode -t cl100k_base --json "<|endoftext|>" | tr -d '[]' | tr ',' '\n' | wc -l) -gt 1 ]] ||
   fail "a special token's spelling is text unless allowed"
 
+# --allow-special and --refuse-special work for every kind.
+[[ $("$ILM" tokenizer encode -t byte --json --allow-special "a<|endoftext|>") == "[97,256]" ]] ||
+  fail "byte: allowed special token"
+if "$ILM" tokenizer encode -t cl100k_base --refuse-special "ab<|endoftext|>" 2>err.txt; then
+  fail "refused special token accepted"
+fi
+grep -q "'<|endoftext|>' at byte offset 2" err.txt || fail "refusal does not name token and offset: $(cat err.txt)"
+if "$ILM" tokenizer encode -t byte --refuse-special --allow-special "x" 2>/dev/null; then
+  fail "--allow-special with --refuse-special accepted"
+fi
+
 # A SentencePiece model file (a small one committed with the reference tests).
 sp="$ILM_SOURCE_DIR/tests/reference/golden/sp_bpe.model"
 ids=$("$ILM" tokenizer encode -t "$sp" "$text")
 [[ $("$ILM" tokenizer decode -t "$sp" $ids) == "$text" ]] || fail "SentencePiece round trip"
+[[ $("$ILM" tokenizer encode -t "$sp" --json --allow-special "</s>") == "[2]" ]] ||
+  fail "SentencePiece: allowed </s>: $("$ILM" tokenizer encode -t "$sp" --json --allow-special "</s>")"
+[[ $("$ILM" tokenizer encode -t "$sp" --json "</s>") != "[2]" ]] || fail "SentencePiece: </s> is text by default"
 
 # Training a BPE vocabulary writes a Hugging Face tokenizer.json.
 "$ILM" tokenizer train --input text.txt --vocab-size 300 --out tok >train.txt 2>&1 || { cat train.txt; fail "tokenizer train"; }

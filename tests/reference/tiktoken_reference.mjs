@@ -1,6 +1,8 @@
 // Encodes a fixed corpus of awkward strings with npm's js-tiktoken (cl100k_base, o200k_base)
-// and writes {"cases": [{"encoding", "text", "ids"}]} as JSON: the golden file that
-// tests/unit/test_tiktoken.cpp compares ilm with.
+// and writes {"cases": [{"encoding", "text", "ids"}], "special_cases": [{"encoding", "text",
+// "allowed", "disallowed", "ids" or "error": true}]} as JSON: the golden file that
+// tests/unit/test_tiktoken.cpp compares ilm with. special_cases are encode(text, allowed,
+// disallowed) with "all" or a list for each, over texts that hold special-token spellings.
 // Usage: node tiktoken_reference.mjs OUT.json   (js-tiktoken under ILM_SOURCE_DIR/.assets/npm)
 //
 // The corpus avoids U+FEFF and U+180E, where JavaScript's \s and tiktoken's Rust \s differ,
@@ -68,7 +70,41 @@ for (const name of ["cl100k_base", "o200k_base"]) {
     cases.push({ encoding: name, text, ids: Array.from(enc.encode(text, [], [])) });
   }
 }
+// allowed_special / disallowed_special as tiktoken takes them; ilm's EncodeOptions for each
+// is in test_tiktoken.cpp.
+const modes = [
+  ["all", []],
+  [[], "all"],
+  [["<|endoftext|>"], "all"],
+  [["<|endoftext|>"], []],
+];
+const specialTexts = [
+  "a<|endoftext|>b",
+  "<|endoftext|><|endoftext|>",
+  "no special here",
+  "<|endoftext",
+  "x<|fim_prefix|>y<|fim_suffix|>z",
+  "<|endofprompt|> then <|endoftext|>",
+  " <|endoftext|>\n<|endoftext|> ",
+  ...generated.filter((s) => s.includes("<|endoftext|>")).slice(0, 10),
+];
+const special_cases = [];
+for (const name of ["cl100k_base", "o200k_base"]) {
+  const enc = getEncoding(name);
+  for (const text of specialTexts) {
+    for (const [allowed, disallowed] of modes) {
+      const c = { encoding: name, text, allowed, disallowed };
+      try {
+        c.ids = Array.from(enc.encode(text, allowed, disallowed));
+      } catch (e) {
+        c.error = true;
+      }
+      special_cases.push(c);
+    }
+  }
+}
+
 const out = process.argv[2];
 if (!out) throw new Error("usage: node tiktoken_reference.mjs OUT.json");
-writeFileSync(out, JSON.stringify({ cases }, null, 0) + "\n");
-console.log(`wrote ${cases.length} cases to ${out}`);
+writeFileSync(out, JSON.stringify({ cases, special_cases }, null, 0) + "\n");
+console.log(`wrote ${cases.length} cases and ${special_cases.length} special cases to ${out}`);

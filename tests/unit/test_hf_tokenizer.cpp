@@ -249,9 +249,9 @@ TEST(HfTokenizer, ErrorsNameTheFileAndPath) {
   j = {{"model", bpe_model({"a"}, json::array())}, {"decoder", {{"type", "Nope"}}}};
   e = test::error_of([&] { load(j); });
   EXPECT_NE(e.find("decoder.type: unknown decoder \"Nope\""), std::string::npos) << e;
-  j = {{"model", bpe_model({"a"}, json::array())}, {"normalizer", {{"type", "Precompiled"}}}};
+  j = {{"model", bpe_model({"a"}, json::array())}, {"normalizer", {{"type", "Nope"}}}};
   e = test::error_of([&] { load(j); });
-  EXPECT_NE(e.find("normalizer.type: unknown normalizer \"Precompiled\""), std::string::npos) << e;
+  EXPECT_NE(e.find("normalizer.type: unknown normalizer \"Nope\""), std::string::npos) << e;
   j = {{"model", bpe_model({"a"}, json::array())}};
   e = test::error_of([&] { load(j)->decode(Ids{0, 7}); });
   EXPECT_NE(e.find("id 7 at position 1"), std::string::npos) << e;

@@ -276,5 +276,66 @@ TEST(Tiktoken, MatchesJsTiktokenCorpus) {
   EXPECT_GE(n, 100u);
 }
 
+// The golden file's special_cases: js-tiktoken's encode(text, allowed, disallowed) against
+// ilm's encode(text, EncodeOptions): allowed "all" is allow; disallowed "all" is refuse, and
+// an allowed list is EncodeOptions::allowed.
+TEST(Tiktoken, SpecialTokensMatchJsTiktoken) {
+  SKIP_WITHOUT_DATA();
+  const char* dir = getenv("ILM_GOLDEN_DIR");
+  const fs::path golden = dir ? fs::path(dir) / "tiktoken_corpus.json" : kGolden;
+  if (!fs::exists(golden)) GTEST_SKIP() << "no " << golden;
+  const nlohmann::json j = nlohmann::json::parse(read_file(golden));
+  size_t n = 0, errors = 0;
+  for (const auto& c : j.at("special_cases")) {
+    const auto t = encoding(c.at("encoding").get<std::string>());
+    const std::string text = c.at("text").get<std::string>();
+    EncodeOptions options;
+    if (c.at("allowed") == "all") {
+      options.special = SpecialTokens::allow;
+    } else {
+      options.allowed = c.at("allowed").get<std::vector<std::string>>();
+      options.special =
+          c.at("disallowed") == "all" ? SpecialTokens::refuse : SpecialTokens::as_text;
+    }
+    const std::string what =
+        fmt::format("{} case {}: {} allowed {} disallowed {}", c.at("encoding").dump(), n, text,
+                    c.at("allowed").dump(), c.at("disallowed").dump());
+    if (c.contains("error")) {
+      const std::string e = test::error_of([&] { t->encode(text, options); });
+      EXPECT_NE(e.find("special token '<|"), std::string::npos) << what << ": " << e;
+      ++errors;
+    } else {
+      EXPECT_EQ(t->encode(text, options), c.at("ids").get<std::vector<int32_t>>()) << what;
+    }
+    ++n;
+  }
+  EXPECT_GE(n, 100u);
+  EXPECT_GE(errors, 10u);
+}
+
+TEST(Tiktoken, EncodeOptionsKnownAnswers) {
+  SKIP_WITHOUT_DATA();
+  const auto t = encoding("cl100k_base");
+  const std::string text = "a<|endoftext|>b<|fim_prefix|>";
+  // as_text (the default) is encode(): the spelling is ordinary text.
+  EXPECT_EQ(t->encode(text, EncodeOptions{}), t->encode(text));
+  EXPECT_EQ(t->encode(text, {SpecialTokens::allow, {}}),
+            (std::vector<int32_t>{64, 100257, 65, 100258}));
+  std::string e = test::error_of([&] { t->encode(text, {SpecialTokens::refuse, {}}); });
+  EXPECT_NE(e.find("special token '<|endoftext|>' at byte offset 1"), std::string::npos) << e;
+  e = test::error_of([&] { t->encode(text, {SpecialTokens::refuse, {"<|endoftext|>"}}); });
+  EXPECT_NE(e.find("special token '<|fim_prefix|>' at byte offset 15"), std::string::npos) << e;
+  // Only the listed one becomes an id; the other stays text.
+  std::vector<int32_t> only = t->encode(text, {SpecialTokens::allow, {"<|endoftext|>"}});
+  EXPECT_EQ(std::vector<int32_t>(only.begin(), only.begin() + 3),
+            (std::vector<int32_t>{64, 100257, 65}));
+  EXPECT_EQ(t->decode(only), text);
+  EXPECT_GT(only.size(), 4u);
+  e = test::error_of([&] { t->encode(text, {SpecialTokens::allow, {"<|nope|>"}}); });
+  EXPECT_NE(e.find("\"<|nope|>\" is not a special token"), std::string::npos) << e;
+  // The old entry point says the same.
+  EXPECT_EQ(t->encode_special(text, {"<|endoftext|>"}, false), only);
+}
+
 }  // namespace
 }  // namespace ilm

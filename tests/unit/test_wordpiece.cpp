@@ -141,7 +141,8 @@ TEST(WordPiece, EncodeForModel) {
   EXPECT_EQ(pair.ids, (std::vector<int32_t>{cls, a, b, c, sep, d, e, sep}));
   EXPECT_EQ(pair.token_type_ids, (std::vector<int32_t>{0, 0, 0, 0, 0, 1, 1, 1}));
 
-  // Longest first: a loses "c" (3 > 2), then b loses "e" (2 = 2).
+  // Longest first into 6 - 3 = 3 tokens: "d e" does not fit beside "a b c" in half the room,
+  // so each keeps half, the longer the odd token.
   auto cut = t.encode_for_model("a b c", "d e", 6);
   EXPECT_EQ(cut.ids, (std::vector<int32_t>{cls, a, b, sep, d, sep}));
   EXPECT_EQ(cut.token_type_ids, (std::vector<int32_t>{0, 0, 0, 0, 1, 1}));

@@ -17,6 +17,11 @@ class ByteTokenizer final : public Tokenizer {
   // The text "<|endoftext|>" is encoded as its 13 bytes, never as id 256: only the caller
   // inserts end-of-text tokens, so text cannot forge one.
   std::vector<int32_t> encode(std::string_view text) const override;
+  using Tokenizer::encode;
+  // <|endoftext|>, for encode(text, EncodeOptions).
+  std::vector<std::pair<std::string, int32_t>> text_special_tokens() const override {
+    return {{"<|endoftext|>", kEndOfText}};
+  }
   // Id 256 decodes to the text "<|endoftext|>".
   std::string decode(std::span<const int32_t> ids) const override;
   std::string token_bytes(int32_t id) const override;

@@ -22,6 +22,8 @@ class CharTokenizer final : public Tokenizer {
   int32_t vocab_size() const override { return int32_t(vocab_.size()); }
   // Throws on invalid UTF-8 or a character outside the vocabulary, naming its byte offset.
   std::vector<int32_t> encode(std::string_view text) const override;
+  // No special tokens: every EncodeOptions encodes as encode(text).
+  using Tokenizer::encode;
   std::string decode(std::span<const int32_t> ids) const override;
   std::string token_bytes(int32_t id) const override;
   std::optional<int32_t> eot_id() const override { return std::nullopt; }

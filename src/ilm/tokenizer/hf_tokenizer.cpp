@@ -12,6 +12,7 @@
 #include <queue>
 
 #include "ilm/core/error.h"
+#include "ilm/tokenizer/precompiled_charsmap.h"
 #include "ilm/tokenizer/pretokenize.h"
 #include "ilm/tokenizer/tiktoken.h"
 
@@ -348,6 +349,8 @@ struct PostProcessor {
   virtual ~PostProcessor() = default;
   // `parts` is [a] or [a, b]; a processor that adds special tokens leaves one part.
   virtual void apply(std::vector<std::vector<int32_t>>& parts) const = 0;
+  // The tokens it places around A (and B) with their type ids; false when it adds none.
+  virtual bool model_template(bool pair, std::vector<ModelTemplateItem>& items) const = 0;
 };
 
 struct Decoder {
@@ -450,6 +453,15 @@ struct BertNormalizer : Normalizer {
   }
 };
 
+// SentencePiece's rules (T5, ALBERT, XLM-R): Hugging Face applies them per grapheme cluster.
+struct PrecompiledNormalizer : Normalizer {
+  PrecompiledCharsMap map;
+  explicit PrecompiledNormalizer(PrecompiledCharsMap m) : map(std::move(m)) {}
+  void apply(std::string& s) const override {
+    if (!map.empty()) s = map.normalize_graphemes(s);
+  }
+};
+
 struct NormalizerSequence : Normalizer {
   std::vector<std::unique_ptr<Normalizer>> steps;
   void apply(std::string& s) const override {
@@ -482,6 +494,17 @@ std::unique_ptr<Normalizer> make_normalizer(const json& j, const Where& w) {
     n->strip_accents = bool_field(j, "strip_accents", w, n->lower);
     return n;
   }
+  if (type == "Precompiled") {
+    const json* blob = find(j, "precompiled_charsmap");
+    if (blob && !blob->is_null() && !blob->is_string())
+      bad(w.at("precompiled_charsmap"),
+          fmt::format("expected a base64 string, found {}", blob->dump()));
+    const std::string where = fmt::format("{}: {}", w.source, w.at("precompiled_charsmap").path);
+    std::string bytes;
+    if (blob && blob->is_string())
+      bytes = decode_base64(blob->get_ref<const std::string&>(), where);
+    return std::make_unique<PrecompiledNormalizer>(PrecompiledCharsMap(bytes, where));
+  }
   if (type == "Sequence") {
     auto seq = std::make_unique<NormalizerSequence>();
     const json& list = array_field(j, "normalizers", w);
@@ -490,8 +513,8 @@ std::unique_ptr<Normalizer> make_normalizer(const json& j, const Where& w) {
     return seq;
   }
   unknown_type(w, "normalizer", type,
-               {"BertNormalizer", "Lowercase", "NFC", "NFD", "NFKC", "NFKD", "Prepend", "Replace",
-                "Sequence", "Strip", "StripAccents"});
+               {"BertNormalizer", "Lowercase", "NFC", "NFD", "NFKC", "NFKD", "Precompiled",
+                "Prepend", "Replace", "Sequence", "Strip", "StripAccents"});
 }
 
 // ---- Pre-tokenizers ----------------------------------------------------------------------------
@@ -1132,8 +1155,20 @@ struct TemplateProcessor : PostProcessor {
   struct Item {
     std::vector<int32_t> ids;
     int sequence = -1;
+    int32_t type_id = 0;
   };
   std::vector<Item> single, pair;
+  bool model_template(bool is_pair, std::vector<ModelTemplateItem>& items) const override {
+    items.clear();
+    for (const Item& it : is_pair ? pair : single) {
+      if (it.sequence >= 0) {
+        items.push_back({-1, it.sequence, it.type_id});
+      } else {
+        for (int32_t id : it.ids) items.push_back({id, -1, it.type_id});
+      }
+    }
+    return true;
+  }
   void apply(std::vector<std::vector<int32_t>>& parts) const override {
     const std::vector<Item>& items = parts.size() > 1 ? pair : single;
     std::vector<int32_t> out;
@@ -1150,12 +1185,19 @@ struct TemplateProcessor : PostProcessor {
 
 struct NoOpProcessor : PostProcessor {
   void apply(std::vector<std::vector<int32_t>>&) const override {}
+  bool model_template(bool, std::vector<ModelTemplateItem>&) const override { return false; }
 };
 
 struct ProcessorSequence : PostProcessor {
   std::vector<std::unique_ptr<PostProcessor>> steps;
   void apply(std::vector<std::vector<int32_t>>& parts) const override {
     for (const auto& s : steps) s->apply(parts);
+  }
+  // The last step that adds tokens (the others, ByteLevel, add none).
+  bool model_template(bool pair, std::vector<ModelTemplateItem>& items) const override {
+    bool any = false;
+    for (const auto& s : steps) any |= s->model_template(pair, items);
+    return any;
   }
 };
 
@@ -1171,7 +1213,8 @@ std::vector<TemplateProcessor::Item> parse_template(const json& j, std::string_v
       const std::string id = string_field(*seq, "id", wi.at("Sequence"));
       if (id != "A" && id != "B")
         bad(wi.at("Sequence").at("id"), fmt::format("expected \"A\" or \"B\", found \"{}\"", id));
-      items.push_back({{}, id == "A" ? 0 : 1});
+      items.push_back(
+          {{}, id == "A" ? 0 : 1, int32_t(int_field(*seq, "type_id", wi.at("Sequence"), 0))});
     } else if (const json* sp = find(e, "SpecialToken")) {
       const std::string id = string_field(*sp, "id", wi.at("SpecialToken"));
       const json* entry = specials.is_object() ? find(specials, id) : nullptr;
@@ -1180,6 +1223,7 @@ std::vector<TemplateProcessor::Item> parse_template(const json& j, std::string_v
       const Where ws = w.at("special_tokens").at(id);
       const json& ids = array_field(*entry, "ids", ws);
       TemplateProcessor::Item item;
+      item.type_id = int32_t(int_field(*sp, "type_id", wi.at("SpecialToken"), 0));
       for (size_t k = 0; k < ids.size(); ++k) {
         if (!ids[k].is_number_integer()) bad(ws.at("ids").at(k), "expected an integer id");
         item.ids.push_back(ids[k].get<int32_t>());
@@ -1213,11 +1257,13 @@ std::unique_ptr<PostProcessor> make_post_processor(const json& j, const Where& w
   if (type == "BertProcessing" || type == "RobertaProcessing") {
     auto p = std::make_unique<TemplateProcessor>();
     const int32_t cls = special_pair_id(j, "cls", w), sep = special_pair_id(j, "sep", w);
-    p->single = {{{cls}, -1}, {{}, 0}, {{sep}, -1}};
+    p->single = {{{cls}, -1, 0}, {{}, 0, 0}, {{sep}, -1, 0}};
     if (type == "BertProcessing") {
-      p->pair = {{{cls}, -1}, {{}, 0}, {{sep}, -1}, {{}, 1}, {{sep}, -1}};
+      p->pair = {{{cls}, -1, 0}, {{}, 0, 0}, {{sep}, -1, 0}, {{}, 1, 1}, {{sep}, -1, 1}};
     } else {
-      p->pair = {{{cls}, -1}, {{}, 0}, {{sep}, -1}, {{sep}, -1}, {{}, 1}, {{sep}, -1}};
+      // RoBERTa has no segment embeddings: every type id is 0.
+      p->pair = {{{cls}, -1, 0}, {{}, 0, 0}, {{sep}, -1, 0},
+                 {{sep}, -1, 0}, {{}, 1, 0}, {{sep}, -1, 0}};
     }
     return p;
   }
@@ -1471,8 +1517,10 @@ bool is_word_char(char32_t c) {
 // Splits `text` at the added tokens in `tokens` (those whose normalized flag is `normalized`),
 // leftmost-longest; lstrip/rstrip take the white space next to a match into it, single_word
 // requires no word character next to it. Segments: (text, id or -1).
+// `enabled`, when given, says which of `tokens` may match.
 void split_added(std::string_view text, const std::vector<hf::AddedToken>& tokens,
                  const std::vector<std::vector<size_t>>& index, bool normalized,
+                 const std::vector<bool>* enabled,
                  std::vector<std::pair<std::string, int32_t>>& out) {
   size_t last = 0;  // end of the previous match
   size_t pos = 0;
@@ -1480,6 +1528,7 @@ void split_added(std::string_view text, const std::vector<hf::AddedToken>& token
     const hf::AddedToken* best = nullptr;
     for (size_t k : index[(normalized ? 256 : 0) + uint8_t(text[pos])]) {
       const hf::AddedToken& t = tokens[k];
+      if (enabled && !(*enabled)[k]) continue;
       if (text.compare(pos, t.match.size(), t.match) != 0) continue;
       if (best && best->match.size() >= t.match.size()) continue;
       if (t.single_word) {
@@ -1590,12 +1639,13 @@ std::unique_ptr<HfTokenizer> load_hf_tokenizer(const json& j, const std::string&
 }
 
 void HfTokenizer::encode_section(std::string_view text, bool at_start,
+                                 const std::vector<bool>* enabled,
                                  std::vector<int32_t>& ids) const {
   std::string normalized(text);
   if (normalizer_) normalizer_->apply(normalized);
   // Added tokens whose "normalized" flag is set are found in the normalized text.
   std::vector<std::pair<std::string, int32_t>> segments;
-  split_added(normalized, added_, added_index_, true, segments);
+  split_added(normalized, added_, added_index_, true, enabled, segments);
   for (size_t k = 0; k < segments.size(); ++k) {
     if (segments[k].second >= 0) {
       ids.push_back(segments[k].second);
@@ -1608,22 +1658,78 @@ void HfTokenizer::encode_section(std::string_view text, bool at_start,
 }
 
 std::vector<int32_t> HfTokenizer::encode(std::string_view text) const {
+  return encode_added(text, nullptr);
+}
+
+std::vector<int32_t> HfTokenizer::encode_added(std::string_view text,
+                                               const std::vector<bool>* enabled) const {
   for (size_t i = 0; i < text.size();) {
     const Utf8Scan scan = scan_utf8(text, i);
     if (scan.status != Utf8Status::ok) fail("hf tokenizer: {}", describe_invalid_utf8(text, i));
     i += size_t(scan.length);
   }
   std::vector<std::pair<std::string, int32_t>> segments;
-  split_added(text, added_, added_index_, false, segments);
+  split_added(text, added_, added_index_, false, enabled, segments);
   std::vector<int32_t> ids;
   for (size_t k = 0; k < segments.size(); ++k) {
     if (segments[k].second >= 0) {
       ids.push_back(segments[k].second);
     } else {
-      encode_section(segments[k].first, k == 0, ids);
+      encode_section(segments[k].first, k == 0, enabled, ids);
     }
   }
   return ids;
+}
+
+std::vector<std::pair<std::string, int32_t>> HfTokenizer::text_special_tokens() const {
+  std::vector<std::pair<std::string, int32_t>> out;
+  for (const hf::AddedToken& a : added_) {
+    if (a.special) out.emplace_back(a.content, a.id);
+  }
+  return out;
+}
+
+std::vector<int32_t> HfTokenizer::encode(std::string_view text,
+                                         const EncodeOptions& options) const {
+  std::vector<bool> enabled(added_.size(), true);
+  for (size_t k = 0; k < added_.size(); ++k) {
+    if (added_[k].special)
+      enabled[k] = options.allowed.empty() && options.special == SpecialTokens::allow;
+  }
+  for (const std::string& name : options.allowed) {
+    bool known = false;
+    for (size_t k = 0; k < added_.size(); ++k) {
+      if (added_[k].special && added_[k].content == name) enabled[k] = known = true;
+    }
+    if (!known) {
+      std::string list;
+      for (const auto& kv : text_special_tokens())
+        list += fmt::format("{}{}", list.empty() ? "" : ", ", kv.first);
+      fail("hf tokenizer: \"{}\" is not a special token (they are: {})", name,
+           list.empty() ? "none" : list);
+    }
+  }
+  if (options.special == SpecialTokens::refuse) {
+    // As tiktoken: any occurrence of a special token that is not allowed, leftmost first.
+    size_t first = std::string_view::npos;
+    const hf::AddedToken* which = nullptr;
+    for (size_t k = 0; k < added_.size(); ++k) {
+      if (enabled[k] || added_[k].content.empty()) continue;
+      const size_t at = text.find(added_[k].content);
+      if (at < first ||
+          (at == first && which && added_[k].content.size() > which->content.size())) {
+        first = at;
+        which = &added_[k];
+      }
+    }
+    if (which) {
+      fail(
+          "hf tokenizer: the text holds special token '{}' at byte offset {}, which this encode "
+          "refuses (allow it, or encode it as text)",
+          which->content, first);
+    }
+  }
+  return encode_added(text, &enabled);
 }
 
 std::vector<int32_t> HfTokenizer::encode_for_model(std::string_view text,
@@ -1636,6 +1742,22 @@ std::vector<int32_t> HfTokenizer::encode_for_model(std::string_view text,
   std::vector<int32_t> out;
   for (const auto& p : parts) out.insert(out.end(), p.begin(), p.end());
   return out;
+}
+
+std::vector<ModelTemplateItem> HfTokenizer::model_template(bool pair) const {
+  std::vector<ModelTemplateItem> items;
+  if (!post_processor_ || !post_processor_->model_template(pair, items))
+    return Tokenizer::model_template(pair);
+  return items;
+}
+
+std::optional<int32_t> HfTokenizer::pad_id() const {
+  // tokenizer.json's "padding" (set by enable_padding), else the usual pad tokens.
+  if (const json* padding = find(json_, "padding"); padding && padding->is_object()) {
+    if (const json* id = find(*padding, "pad_id"); id && id->is_number_integer())
+      return id->get<int32_t>();
+  }
+  return Tokenizer::pad_id();
 }
 
 std::optional<std::string> HfTokenizer::id_to_token(int32_t id) const {

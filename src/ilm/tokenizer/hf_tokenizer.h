@@ -44,6 +44,16 @@ class HfTokenizer final : public Tokenizer {
   // The ids of `text` without the post-processor's special tokens (Hugging Face's
   // add_special_tokens=False). Added tokens in the text become their ids.
   std::vector<int32_t> encode(std::string_view text) const override;
+  // Non-special added tokens are always split out, as Hugging Face does (even with
+  // split_special_tokens); EncodeOptions governs the special ones.
+  std::vector<int32_t> encode(std::string_view text, const EncodeOptions& options) const override;
+  // The added tokens marked "special".
+  std::vector<std::pair<std::string, int32_t>> text_special_tokens() const override;
+  // The post-processor's tokens and type ids (TemplateProcessing's type_id; BertProcessing:
+  // 1 for B [SEP]; RobertaProcessing: all 0); none without a post-processor.
+  std::vector<ModelTemplateItem> model_template(bool pair) const override;
+  // tokenizer.json's padding.pad_id, else Tokenizer::pad_id().
+  std::optional<int32_t> pad_id() const override;
   // The ids as the model sees them: encode() of `text` (and `pair`), then the
   // post-processor (Hugging Face's add_special_tokens=True).
   std::vector<int32_t> encode_for_model(std::string_view text,
@@ -68,7 +78,10 @@ class HfTokenizer final : public Tokenizer {
  private:
   friend std::unique_ptr<HfTokenizer> load_hf_tokenizer(const nlohmann::json& j,
                                                         const std::string& source);
-  void encode_section(std::string_view text, bool at_start, std::vector<int32_t>& ids) const;
+  // `enabled`, when given, says which of added_ may be split out.
+  std::vector<int32_t> encode_added(std::string_view text, const std::vector<bool>* enabled) const;
+  void encode_section(std::string_view text, bool at_start, const std::vector<bool>* enabled,
+                      std::vector<int32_t>& ids) const;
   std::string decode_tokens(std::vector<std::string> tokens, bool continuation) const;
 
   nlohmann::json json_;

@@ -61,8 +61,9 @@ struct ProtoReader {
 constexpr uint64_t kUnknown = 2, kControl = 3, kUserDefined = 4;
 
 // The control, user-defined and unknown pieces of a model proto that libsentencepiece has
-// already accepted, by spelling.
-std::unordered_map<std::string, int32_t> special_pieces(std::string_view model_proto) {
+// already accepted, by spelling; `controls` gets the control and unknown ones.
+std::unordered_map<std::string, int32_t> special_pieces(
+    std::string_view model_proto, std::vector<std::pair<std::string, int32_t>>& controls) {
   std::unordered_map<std::string, int32_t> out;
   ProtoReader model{model_proto};
   int32_t id = 0;
@@ -80,6 +81,7 @@ std::unordered_map<std::string, int32_t> special_pieces(std::string_view model_p
       if (number == 3) type = value;
     }
     if (type == kUnknown || type == kControl || type == kUserDefined) out.emplace(text, id);
+    if (type == kUnknown || type == kControl) controls.emplace_back(text, id);
     ++id;
   }
   return out;
@@ -113,7 +115,7 @@ SentencePieceTokenizer::SentencePieceTokenizer(std::string_view model_proto,
   bos_id_ = optional_id(processor_->bos_id());
   eos_id_ = optional_id(processor_->eos_id());
   unk_id_ = optional_id(processor_->unk_id());
-  specials_ = special_pieces(model_proto);
+  specials_ = special_pieces(model_proto, controls_);
 }
 
 SentencePieceTokenizer::~SentencePieceTokenizer() = default;
@@ -161,6 +163,17 @@ std::vector<int32_t> SentencePieceTokenizer::encode_for_model(std::string_view t
   ids.insert(ids.end(), body.begin(), body.end());
   if (add_eos) ids.push_back(*eos_id_);
   return ids;
+}
+
+std::vector<ModelTemplateItem> SentencePieceTokenizer::model_template(bool pair) const {
+  std::vector<ModelTemplateItem> items;
+  if (bos_id_) items.push_back({*bos_id_, -1, 0});
+  items.push_back({-1, 0, 0});
+  if (pair) {
+    if (bos_id_) items.push_back({*bos_id_, -1, 1});
+    items.push_back({-1, 1, 1});
+  }
+  return items;
 }
 
 std::vector<std::string> SentencePieceTokenizer::encode_as_pieces(std::string_view text) const {
@@ -230,6 +243,26 @@ nlohmann::json SentencePieceTokenizer::to_json_in(const fs::path& json_folder) c
   return nlohmann::json{{"ilm_tokenizer", 1},
                         {"kind", "sentencepiece"},
                         {"model", (rel.empty() ? model : rel).generic_string()}};
+}
+
+std::string sentencepiece_precompiled_charsmap(std::string_view model_proto) {
+  ProtoReader model{model_proto};
+  uint32_t number = 0;
+  uint64_t value = 0;
+  std::string_view bytes;
+  std::string charsmap;
+  while (!model.done()) {
+    if (!model.field(number, value, bytes)) fail("not a SentencePiece model (malformed proto)");
+    if (number != 3) continue;  // ModelProto.normalizer_spec
+    ProtoReader spec{bytes};
+    std::string_view sub;
+    while (!spec.done()) {
+      if (!spec.field(number, value, sub))
+        fail("not a SentencePiece model (malformed normalizer_spec)");
+      if (number == 2) charsmap = std::string(sub);  // NormalizerSpec.precompiled_charsmap
+    }
+  }
+  return charsmap;
 }
 
 std::unique_ptr<SentencePieceTokenizer> sentencepiece_from_json(const nlohmann::json& j,

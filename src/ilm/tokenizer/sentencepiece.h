@@ -36,6 +36,16 @@ class SentencePieceTokenizer final : public Tokenizer {
   // Ids of the pieces, without BOS/EOS. Throws on invalid UTF-8, which SentencePiece would
   // silently turn into U+FFFD. Thread-safe, as SentencePieceProcessor::Encode is.
   std::vector<int32_t> encode(std::string_view text) const override;
+  // Each piece of text between special tokens is encoded alone, so it gets its own dummy
+  // prefix, as Hugging Face's slow (legacy) LlamaTokenizer does.
+  using Tokenizer::encode;
+  // The control pieces (<s>, </s>) and <unk>. User-defined pieces are not among them: the
+  // library always matches those in the text, whatever EncodeOptions says.
+  std::vector<std::pair<std::string, int32_t>> text_special_tokens() const override {
+    return controls_;
+  }
+  // <s> A (<s> B), if the model has <s> (LLaMA's add_bos_token); type ids 0 and 1.
+  std::vector<ModelTemplateItem> model_template(bool pair) const override;
   // As SentencePiece decodes: control pieces (<s>, </s>) give nothing, the space of the
   // dummy prefix at the start is dropped, runs of byte pieces become their bytes (each byte
   // that is not part of valid UTF-8 becomes U+FFFD), <unk> gives " ⁇ ".
@@ -78,7 +88,12 @@ class SentencePieceTokenizer final : public Tokenizer {
   // Control, user-defined and unknown pieces: read from the model proto, since
   // libsentencepiece 0.1.97 cannot say whether a piece is user-defined.
   std::unordered_map<std::string, int32_t> specials_;
+  std::vector<std::pair<std::string, int32_t>> controls_;  // control and unknown pieces
 };
+
+// normalizer_spec.precompiled_charsmap of a serialized model: its normalization rules, the
+// blob PrecompiledCharsMap reads (empty for the identity rule). Throws on a malformed proto.
+std::string sentencepiece_precompiled_charsmap(std::string_view model_proto);
 
 // The "sentencepiece" object of tokenizer.json, whose "model" is relative to the folder of
 // `source`, the path of that tokenizer.json.

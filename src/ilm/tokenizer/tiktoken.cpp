@@ -65,49 +65,15 @@ int32_t BpeTokenizer::special_id(const std::string& name) const {
 std::vector<int32_t> BpeTokenizer::encode_special(std::string_view text,
                                                   const std::vector<std::string>& allowed,
                                                   bool refuse_other_special) const {
-  struct Special {
-    std::string_view spelling;
-    int32_t id;
-    bool allowed;
-    size_t next;  // offset of its next occurrence at or after the search position, or npos
-  };
-  std::vector<Special> specials;
-  for (const auto& [name, id] : special_) specials.push_back({name, id, false, 0});
-  for (const std::string& name : allowed) {
-    special_id(name);
-    for (Special& s : specials) s.allowed |= s.spelling == name;
-  }
-  std::erase_if(specials, [&](const Special& s) { return !s.allowed && !refuse_other_special; });
+  for (const std::string& name : allowed) special_id(name);  // names the encoding's specials
+  EncodeOptions options;
+  options.special = refuse_other_special ? SpecialTokens::refuse : SpecialTokens::as_text;
+  options.allowed = allowed;
+  return encode(text, options);
+}
 
-  std::vector<int32_t> out;
-  out.reserve(text.size() / 3 + 1);
-  size_t segment = 0;  // start of the text not yet encoded
-  size_t search = 0;   // where the next special token may start
-  for (Special& s : specials) s.next = text.find(s.spelling);
-  while (true) {
-    // The leftmost occurrence; on a tie, the longest spelling.
-    Special* found = nullptr;
-    for (Special& s : specials) {
-      if (s.next < search) s.next = text.find(s.spelling, search);
-      if (s.next == std::string_view::npos) continue;
-      if (!found || s.next < found->next ||
-          (s.next == found->next && s.spelling.size() > found->spelling.size())) {
-        found = &s;
-      }
-    }
-    if (!found) break;
-    if (!found->allowed) {
-      fail(
-          "BPE encoding {}: the text contains special token {} at byte offset {}, which is not "
-          "allowed",
-          encoding_, found->spelling, found->next);
-    }
-    encode_ordinary(text.substr(segment, found->next - segment), out);
-    out.push_back(found->id);
-    segment = search = found->next + found->spelling.size();
-  }
-  encode_ordinary(text.substr(segment), out);
-  return out;
+std::vector<std::pair<std::string, int32_t>> BpeTokenizer::text_special_tokens() const {
+  return {special_.begin(), special_.end()};
 }
 
 std::vector<std::vector<int32_t>> BpeTokenizer::encode_batch(const std::vector<std::string>& texts,

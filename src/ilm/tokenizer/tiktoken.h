@@ -29,7 +29,11 @@ class BpeTokenizer final : public Tokenizer {
   int32_t vocab_size() const override { return vocab_size_; }
   // Special-token spellings are plain text here (tiktoken's encode_ordinary); never fails.
   std::vector<int32_t> encode(std::string_view text) const override;
-  // Special tokens in `allowed` become their ids. A special token not in `allowed` is an
+  // tiktoken's encode(text, allowed_special, disallowed_special): see EncodeOptions.
+  using Tokenizer::encode;
+  std::vector<std::pair<std::string, int32_t>> text_special_tokens() const override;
+  // encode(text, {refuse_other_special ? refuse : as_text, allowed}): special tokens in
+  // `allowed` become their ids. A special token not in `allowed` is an
   // error naming it and its byte offset when refuse_other_special is true (tiktoken's
   // default), and plain text otherwise. An `allowed` name that is no special token of this
   // encoding is an error.
@@ -50,6 +54,11 @@ class BpeTokenizer final : public Tokenizer {
   const std::map<std::string, int32_t>& special_tokens() const { return special_; }
   // The id of special token `name`; an error when it is not one.
   int32_t special_id(const std::string& name) const;
+
+ protected:
+  void encode_plain(std::string_view text, std::vector<int32_t>& out) const override {
+    encode_ordinary(text, out);
+  }
 
  private:
   void encode_ordinary(std::string_view text, std::vector<int32_t>& out) const;

@@ -1,5 +1,7 @@
 #include "ilm/tokenizer/tokenizer.h"
 
+#include <fmt/core.h>
+
 #include <unordered_map>
 
 #include "ilm/core/error.h"
@@ -144,6 +146,96 @@ std::unique_ptr<Tokenizer> char_from_json(const nlohmann::json& j, const std::st
 }
 
 }  // namespace
+
+// ---- Special tokens in text ------------------------------------------------------------------
+
+std::vector<int32_t> encode_with_special_tokens(
+    std::string_view text, const EncodeOptions& options,
+    const std::vector<std::pair<std::string, int32_t>>& specials, std::string_view who,
+    const std::function<void(std::string_view, std::vector<int32_t>&)>& encode_plain) {
+  struct Special {
+    std::string_view spelling;
+    int32_t id;
+    bool allowed;
+    size_t next;  // offset of its next occurrence at or after the search position, or npos
+  };
+  std::vector<Special> candidates;
+  for (const auto& [spelling, id] : specials) {
+    if (spelling.empty()) continue;
+    const bool allowed = options.allowed.empty() ? options.special == SpecialTokens::allow : false;
+    candidates.push_back({spelling, id, allowed, 0});
+  }
+  for (const std::string& name : options.allowed) {
+    bool known = false;
+    for (Special& s : candidates) {
+      if (s.spelling == name) s.allowed = known = true;
+    }
+    if (!known) {
+      std::string list;
+      for (const auto& kv : specials)
+        list += fmt::format("{}{}", list.empty() ? "" : ", ", kv.first);
+      fail("{}: \"{}\" is not a special token (they are: {})", who, name,
+           list.empty() ? "none" : list);
+    }
+  }
+  std::erase_if(candidates, [&](const Special& s) {
+    return !s.allowed && options.special != SpecialTokens::refuse;
+  });
+
+  std::vector<int32_t> out;
+  size_t segment = 0;  // start of the text not yet encoded
+  size_t search = 0;   // where the next special token may start
+  for (Special& s : candidates) s.next = text.find(s.spelling);
+  while (true) {
+    // The leftmost occurrence; on a tie, the longest spelling.
+    Special* found = nullptr;
+    for (Special& s : candidates) {
+      if (s.next != std::string_view::npos && s.next < search)
+        s.next = text.find(s.spelling, search);
+      if (s.next == std::string_view::npos) continue;
+      if (!found || s.next < found->next ||
+          (s.next == found->next && s.spelling.size() > found->spelling.size())) {
+        found = &s;
+      }
+    }
+    if (!found) break;
+    if (!found->allowed) {
+      fail(
+          "{}: the text holds special token '{}' at byte offset {}, which this encode refuses "
+          "(allow it, or encode it as text)",
+          who, found->spelling, found->next);
+    }
+    if (found->next > segment) encode_plain(text.substr(segment, found->next - segment), out);
+    out.push_back(found->id);
+    segment = search = found->next + found->spelling.size();
+  }
+  if (segment < text.size()) encode_plain(text.substr(segment), out);
+  return out;
+}
+
+std::vector<int32_t> Tokenizer::encode(std::string_view text, const EncodeOptions& options) const {
+  return encode_with_special_tokens(
+      text, options, text_special_tokens(), fmt::format("{} tokenizer", kind()),
+      [this](std::string_view segment, std::vector<int32_t>& out) { encode_plain(segment, out); });
+}
+
+void Tokenizer::encode_plain(std::string_view text, std::vector<int32_t>& out) const {
+  std::vector<int32_t> ids = encode(text);
+  out.insert(out.end(), ids.begin(), ids.end());
+}
+
+std::vector<ModelTemplateItem> Tokenizer::model_template(bool pair) const {
+  std::vector<ModelTemplateItem> items{{-1, 0, 0}};
+  if (pair) items.push_back({-1, 1, 1});
+  return items;
+}
+
+std::optional<int32_t> Tokenizer::pad_id() const {
+  for (std::string_view name : {"<pad>", "[PAD]", "<|padding|>", "<|pad|>"}) {
+    if (auto id = special_token_id(name)) return id;
+  }
+  return std::nullopt;
+}
 
 std::unique_ptr<Tokenizer> tokenizer_from_json(const nlohmann::json& j, const std::string& source) {
   if (!j.is_object()) fail("{}: expected a JSON object, found {}", source, json_type(j));

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -16,6 +17,31 @@
 
 namespace ilm {
 
+// What encode(text, EncodeOptions) does with the spelling of a special token in the text.
+enum class SpecialTokens {
+  as_text,  // ordinary text: "<|endoftext|>" is encoded as its characters
+  allow,    // the special token's id
+  refuse,   // an error naming the token and its byte offset (tiktoken's disallowed_special)
+};
+
+struct EncodeOptions {
+  SpecialTokens special = SpecialTokens::as_text;
+  // When non-empty, exactly these special tokens become their ids, whatever `special` says,
+  // and `special` decides only for the others (as_text or allow: text; refuse: an error).
+  // So {refuse, {"<|endoftext|>"}} is tiktoken's encode(text, allowed_special={...}). A name
+  // that is not a special token of the tokenizer is an error.
+  std::vector<std::string> allowed;
+};
+
+// The special tokens a model input places around its sequences (Hugging Face's
+// post-processor): each item is a token (id >= 0) or sequence 0 (A) or 1 (B), with the
+// token_type_id its tokens get.
+struct ModelTemplateItem {
+  int32_t id = -1;
+  int sequence = -1;
+  int32_t type_id = 0;
+};
+
 class Tokenizer {
  public:
   virtual ~Tokenizer() = default;
@@ -24,7 +50,19 @@ class Tokenizer {
   virtual std::string kind() const = 0;
   virtual int32_t vocab_size() const = 0;
   // Throws ilm::Error on text it cannot encode, naming the character and its byte offset.
+  // What becomes of special-token spellings in the text depends on the kind (as each kind's
+  // library does it): byte, char, bpe: text; hf, wordpiece: their ids; sentencepiece:
+  // user-defined pieces their ids, control pieces (<s>, </s>) and <unk> text.
+  // docs/tokenizer.md has the table.
   virtual std::vector<int32_t> encode(std::string_view text) const = 0;
+  // As encode(text), with the special tokens of text_special_tokens() treated as `options`
+  // says. Matching is leftmost, longest on a tie; the text between is encoded with every
+  // special spelling as ordinary text. Refused: "... special token '<|endoftext|>' at byte
+  // offset 5 ...".
+  virtual std::vector<int32_t> encode(std::string_view text, const EncodeOptions& options) const;
+  // The special tokens that EncodeOptions governs, spelling and id (hf: the added tokens
+  // marked special; sentencepiece: control pieces and <unk>; wordpiece: [CLS] [SEP] ...).
+  virtual std::vector<std::pair<std::string, int32_t>> text_special_tokens() const { return {}; }
   // The concatenated bytes of the tokens; throws naming an out-of-range id and its position.
   // The result may be invalid UTF-8 (a byte tokenizer decodes any byte string exactly).
   virtual std::string decode(std::span<const int32_t> ids) const = 0;
@@ -40,7 +78,27 @@ class Tokenizer {
   }
   // What tokenizer.json holds; tokenizer_from_json(to_json()) gives an equal tokenizer.
   virtual nlohmann::json to_json() const = 0;
+
+  // The special tokens of a model input around A, or A and B (pair): by default none, with
+  // token_type_ids 0 for A and 1 for B. Throws when the tokenizer lacks a token it needs.
+  virtual std::vector<ModelTemplateItem> model_template(bool pair) const;
+  // The token that pads model inputs: by default the first of <pad>, [PAD], <|padding|>,
+  // <|pad|> that special_token_id knows.
+  virtual std::optional<int32_t> pad_id() const;
+
+ protected:
+  // Appends the ids of a piece of text in which every special spelling is ordinary text;
+  // encode(text, options) calls it between special tokens. The default is encode(text).
+  virtual void encode_plain(std::string_view text, std::vector<int32_t>& out) const;
 };
+
+// Splits `text` at the special tokens of `specials` that `options` turns into ids (or
+// refuses), calling encode_plain(segment, out) for the text between; `who` names the
+// tokenizer in errors. encode(text, options) of every kind is this.
+std::vector<int32_t> encode_with_special_tokens(
+    std::string_view text, const EncodeOptions& options,
+    const std::vector<std::pair<std::string, int32_t>>& specials, std::string_view who,
+    const std::function<void(std::string_view, std::vector<int32_t>&)>& encode_plain);
 
 // Builds the tokenizer that `j` describes; `source` names the file in errors.
 std::unique_ptr<Tokenizer> tokenizer_from_json(const nlohmann::json& j, const std::string& source);

@@ -6,6 +6,7 @@
 
 #include "ilm/core/error.h"
 #include "ilm/io/file.h"
+#include "ilm/tokenizer/model_input.h"
 
 namespace ilm {
 
@@ -471,6 +472,25 @@ std::vector<int32_t> WordPieceTokenizer::encode(std::string_view text) const {
   return ids;
 }
 
+void WordPieceTokenizer::encode_plain(std::string_view text, std::vector<int32_t>& out) const {
+  check_utf8(text, "encode");
+  encode_chunk(text, out);
+}
+
+std::vector<ModelTemplateItem> WordPieceTokenizer::model_template(bool pair) const {
+  const std::optional<int32_t> cls = token_id(kCls), sep = token_id(kSep);
+  if (!cls || !sep) {
+    fail("wordpiece tokenizer: the vocabulary has no {} token, which a model input needs",
+         cls ? kSep : kCls);
+  }
+  std::vector<ModelTemplateItem> items{{*cls, -1, 0}, {-1, 0, 0}, {*sep, -1, 0}};
+  if (pair) {
+    items.push_back({-1, 1, 1});
+    items.push_back({*sep, -1, 1});
+  }
+  return items;
+}
+
 std::vector<std::string> WordPieceTokenizer::tokenize(std::string_view text) const {
   std::vector<std::string> pieces;
   for (int32_t id : encode(text)) pieces.push_back(vocab_[size_t(id)]);
@@ -524,41 +544,11 @@ nlohmann::json WordPieceTokenizer::to_json() const {
 WordPieceTokenizer::Encoding WordPieceTokenizer::encode_for_model(std::string_view a,
                                                                   std::optional<std::string_view> b,
                                                                   int max_length) const {
-  const std::optional<int32_t> cls = token_id(kCls), sep = token_id(kSep);
-  if (!cls || !sep) {
-    fail("wordpiece tokenizer: the vocabulary has no {} token, which encode_for_model needs",
-         cls ? kSep : kCls);
-  }
-  std::vector<int32_t> ids_a = encode(a), ids_b;
-  if (b) ids_b = encode(*b);
-  const size_t specials = b ? 3 : 2;
-  if (max_length < 0) fail("wordpiece tokenizer: max_length {} is negative", max_length);
-  if (max_length > 0) {
-    if (size_t(max_length) < specials) {
-      fail("wordpiece tokenizer: max_length {} leaves no room for the {} special tokens",
-           max_length, specials);
-    }
-    const size_t room = size_t(max_length) - specials;
-    while (ids_a.size() + ids_b.size() > room) {
-      if (ids_a.size() > ids_b.size()) {
-        ids_a.pop_back();
-      } else {
-        ids_b.pop_back();
-      }
-    }
-  }
-  Encoding enc;
-  enc.ids.push_back(*cls);
-  enc.ids.insert(enc.ids.end(), ids_a.begin(), ids_a.end());
-  enc.ids.push_back(*sep);
-  enc.token_type_ids.assign(enc.ids.size(), 0);
-  if (b) {
-    enc.ids.insert(enc.ids.end(), ids_b.begin(), ids_b.end());
-    enc.ids.push_back(*sep);
-    enc.token_type_ids.resize(enc.ids.size(), 1);
-  }
-  enc.attention_mask.assign(enc.ids.size(), 1);
-  return enc;
+  ModelInputOptions options;
+  options.max_length = max_length;
+  options.truncation = Truncation::right;
+  ModelInput in = encode_model_input(*this, a, b, options);
+  return {std::move(in.ids), std::move(in.token_type_ids), std::move(in.attention_mask)};
 }
 
 }  // namespace ilm

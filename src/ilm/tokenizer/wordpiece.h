@@ -49,7 +49,14 @@ class WordPieceTokenizer final : public Tokenizer {
   std::string kind() const override { return "wordpiece"; }
   int32_t vocab_size() const override { return int32_t(vocab_.size()); }
   // Ids of the word pieces, without [CLS]/[SEP]. Throws only on invalid UTF-8.
+  // [CLS] etc. in the text become their ids, as in Hugging Face's BertTokenizer.
   std::vector<int32_t> encode(std::string_view text) const override;
+  using Tokenizer::encode;
+  std::vector<std::pair<std::string, int32_t>> text_special_tokens() const override {
+    return specials_;
+  }
+  // [CLS] A [SEP] (B [SEP]), type ids 0 for [CLS] A [SEP] and 1 for B [SEP].
+  std::vector<ModelTemplateItem> model_template(bool pair) const override;
   // Tokens joined by spaces, with " ##" joins removed (Hugging Face's decode with
   // clean_up_tokenization_spaces=false): not the original text, which lower-casing,
   // accent stripping and punctuation splitting have lost.
@@ -65,8 +72,8 @@ class WordPieceTokenizer final : public Tokenizer {
   std::vector<std::string> tokenize(std::string_view text) const;
 
   // BERT's model input: [CLS] a [SEP], or [CLS] a [SEP] b [SEP] with token_type_ids 0 for
-  // [CLS] a [SEP] and 1 for b [SEP]. max_length > 0 truncates "longest first" (one token at
-  // a time from the longer of a and b, from b when they are equal), as Hugging Face does.
+  // [CLS] a [SEP] and 1 for b [SEP]. max_length > 0 truncates "longest first" as Hugging
+  // Face's tokenizers does: encode_model_input with right truncation (model_input.h).
   struct Encoding {
     std::vector<int32_t> ids, token_type_ids, attention_mask;
   };
@@ -76,6 +83,10 @@ class WordPieceTokenizer final : public Tokenizer {
   const WordPieceOptions& options() const { return options_; }
   // The id of a token, if the vocabulary has it.
   std::optional<int32_t> token_id(std::string_view token) const;
+
+ protected:
+  // The basic and word-piece split of text in which "[CLS]" is "[", "cls", "]".
+  void encode_plain(std::string_view text, std::vector<int32_t>& out) const override;
 
  private:
   // Appends the ids of the pieces of one chunk of valid UTF-8 that holds no special token.
