@@ -57,8 +57,10 @@ const Names<InputFormat> kFormats{{{"auto", InputFormat::automatic},
 const Names<TextUnit> kUnits{
     {{"file", TextUnit::file}, {"paragraph", TextUnit::paragraph}, {"line", TextUnit::line}}};
 const Names<OnError> kOnError{{{"skip", OnError::skip}, {"fail", OnError::fail}}};
-const Names<Truncation> kTruncations{
-    {{"drop", Truncation::drop}, {"right", Truncation::right}, {"left", Truncation::left}}};
+const Names<Truncation> kTruncations{{{"none", Truncation::none},
+                                      {"drop", Truncation::drop},
+                                      {"right", Truncation::right},
+                                      {"left", Truncation::left}}};
 const Names<ShingleUnit> kShingles{{{"word", ShingleUnit::word}, {"character", ShingleUnit::character}}};
 const Names<ChatFormat> kChatFormats{{{"chatml", ChatFormat::chatml},
                                       {"llama2", ChatFormat::llama2},

@@ -142,10 +142,11 @@ std::vector<ChatMessage> chat_messages_from_record(const json& record) {
 }
 
 Truncation truncation_from_name(const std::string& name) {
+  if (name == "none") return Truncation::none;
   if (name == "drop") return Truncation::drop;
   if (name == "right") return Truncation::right;
   if (name == "left") return Truncation::left;
-  fail("unknown truncation '{}' (known: drop, right, left)", name);
+  fail("unknown truncation '{}' (known: none, drop, right, left)", name);
 }
 
 namespace {
@@ -156,6 +157,8 @@ std::optional<std::pair<size_t, size_t>> kept_range(size_t n, int64_t max_tokens
   if (max_tokens <= 0 || n <= size_t(max_tokens)) return std::pair<size_t, size_t>{0, n};
   const size_t max = size_t(max_tokens);
   switch (truncation) {
+    case Truncation::none:
+      return std::pair<size_t, size_t>{0, n};
     case Truncation::drop:
       return std::nullopt;
     case Truncation::right:

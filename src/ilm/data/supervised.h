@@ -14,6 +14,7 @@
 
 #include "ilm/data/example_set.h"
 #include "ilm/tokenizer/chat_template.h"
+#include "ilm/tokenizer/model_input.h"
 #include "ilm/tokenizer/tokenizer.h"
 
 namespace ilm {
@@ -32,13 +33,10 @@ namespace ilm {
 // field ("messages[2].role: ..."); the caller adds file:line.
 std::vector<ChatMessage> chat_messages_from_record(const nlohmann::json& record);
 
-enum class Truncation {
-  drop,   // an example longer than max_tokens is dropped
-  right,  // keep the first max_tokens
-  left,   // keep the last max_tokens (keeps the answer of the last turn)
-};
-
-// "drop", "right", "left"; throws listing them on another name.
+// Truncation (ilm/tokenizer/model_input.h) of an example longer than max_tokens: drop it,
+// keep its first (right) or last (left, which keeps the last turn's answer) max_tokens,
+// or none (keep it whole).
+// "none", "drop", "right", "left"; throws listing them on another name.
 Truncation truncation_from_name(const std::string& name);
 
 struct ChatExampleOptions {

@@ -45,6 +45,8 @@ ModelInput encode_model_input(const Tokenizer& tokenizer, std::string_view a,
   size_t added = 0;
   for (const ModelTemplateItem& it : items) added += it.sequence < 0 ? 1 : 0;
 
+  ILM_CHECK(options.truncation != Truncation::drop,
+            "{}: truncation 'drop' is for example sets; a model input is cut right or left", who);
   if (options.truncation != Truncation::none && options.max_length > 0) {
     if (size_t(options.max_length) < added) {
       fail("{}: max_length {} leaves no room for the {} special tokens of the model input", who,

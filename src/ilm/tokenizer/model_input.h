@@ -13,8 +13,11 @@
 
 namespace ilm {
 
+// How a too-long token sequence is cut. Model inputs and example sets (data/supervised.h)
+// share it; `drop` only makes sense for a set, which can leave an example out.
 enum class Truncation {
-  none,   // never cut (an input longer than max_length stays so)
+  none,   // never cut (a sequence longer than the limit stays so)
+  drop,   // example sets: leave the example out; model inputs refuse it
   right,  // drop tokens from the ends of the sequences (Hugging Face's default side)
   left,   // drop tokens from their starts
 };
