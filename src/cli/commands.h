@@ -12,5 +12,6 @@ void add_train(CLI::App& app);
 void add_generate(CLI::App& app);
 void add_bench(CLI::App& app);
 void add_tokenizer(CLI::App& app);
+void add_pull(CLI::App& app);
 
 }  // namespace ilm::cli

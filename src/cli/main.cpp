@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   ilm::cli::add_generate(app);
   ilm::cli::add_bench(app);
   ilm::cli::add_tokenizer(app);
+  ilm::cli::add_pull(app);
   if (argc == 1) {  // no subcommand: show what there is
     fmt::print("{}", app.help());
     return 1;
