@@ -1,6 +1,7 @@
-// ilm pull REPO --to DIR [--revision R] [--repo-type model|dataset] [--include P]... [--exclude P]...
-// Progress goes to stderr: on a terminal one live line (bar, file, bytes, rate, ETA), otherwise
-// a line per file and one every 10 seconds during a long file; the summary goes to stdout.
+// ilm pull REPO --to DIR [--revision R] [--repo-type model|dataset] [--include P]... [--exclude
+// P]... Progress goes to stderr: on a terminal one live line (bar, file, bytes, rate, ETA),
+// otherwise a line per file and one every 10 seconds during a long file; the summary goes to
+// stdout.
 #include <fmt/core.h>
 #include <unistd.h>
 
@@ -35,20 +36,23 @@ class PullDisplay {
     double now = seconds();
     switch (p.event) {
       case E::listed:
-        line(fmt::format("{} files, {} (commit {})", p.files_total, human_bytes(double(p.bytes_total)),
-                         p.message.substr(0, 12)));
+        line(fmt::format("{} files, {} (commit {})", p.files_total,
+                         human_bytes(double(p.bytes_total)), p.message.substr(0, 12)));
         break;
       case E::skipped:
         line(fmt::format("[{}/{}] {}: already here", p.files_done, p.files_total, p.path));
         break;
       case E::started:
         file_t0_ = now;
-        file_start_bytes_ = p.file_bytes;
+        file_bytes_ = p.file_bytes;
         last_plain_ = now;
         if (p.file_bytes > 0)
           line(fmt::format("{}: resuming at {}", p.path, human_bytes(double(p.file_bytes))));
         break;
       case E::bytes:
+        if (first_byte_ < 0) first_byte_ = now;
+        received_ += std::max<int64_t>(p.file_bytes - file_bytes_, 0);
+        file_bytes_ = p.file_bytes;
         if (tty_ && now - last_draw_ >= 0.1) {
           last_draw_ = now;
           draw(p, now);
@@ -74,8 +78,9 @@ class PullDisplay {
   }
 
   std::string status(const DownloadProgress& p, double now) const {
-    double elapsed = now - file_t0_;
-    double rate = elapsed > 0 ? double(p.file_bytes - file_start_bytes_) / elapsed : 0.0;
+    // The average over this run's downloading: steady enough for an ETA.
+    double elapsed = first_byte_ >= 0 ? now - first_byte_ : 0.0;
+    double rate = elapsed > 0.2 ? double(received_) / elapsed : 0.0;
     std::string size = p.file_size >= 0 ? human_bytes(double(p.file_size)) : "?";
     double eta = rate > 0 ? double(p.bytes_total - p.bytes_done) / rate : -1.0;
     return fmt::format("{} {}/{} | file {}/{} | {}/s | ETA {}", p.path,
@@ -103,8 +108,8 @@ class PullDisplay {
   std::FILE* out_;
   bool tty_, live_ = false;
   std::chrono::steady_clock::time_point t0_ = std::chrono::steady_clock::now();
-  double last_draw_ = -1.0, last_plain_ = 0.0, file_t0_ = 0.0;
-  int64_t file_start_bytes_ = 0;
+  double last_draw_ = -1.0, last_plain_ = 0.0, file_t0_ = 0.0, first_byte_ = -1.0;
+  int64_t file_bytes_ = 0, received_ = 0;  // of the current file; received in this run
 };
 
 }  // namespace
@@ -117,7 +122,8 @@ void add_pull(CLI::App& app) {
   };
   auto a = std::make_shared<Args>();
   CLI::App* cmd = app.add_subcommand(
-      "pull", "Download a model or dataset repository from the Hugging Face Hub (HF_ENDPOINT, HF_TOKEN)");
+      "pull",
+      "Download a model or dataset repository from the Hugging Face Hub (HF_ENDPOINT, HF_TOKEN)");
   cmd->add_option("repo", a->repo, "repository id, e.g. openai-community/gpt2")->required();
   cmd->add_option("--to", a->to, "destination folder (created; a re-run resumes and skips)")
       ->required();

@@ -45,7 +45,9 @@ std::string digest_hex(const EVP_MD* md, const std::string& prefix, const std::s
   for (unsigned i = 0; i < n; ++i) s += fmt::format("{:02x}", out[i]);
   return s;
 }
-std::string sha256_of(const std::string& data) { return digest_hex(EVP_sha256(), "", data); }
+std::string sha256_of(const std::string& data) {
+  return digest_hex(EVP_sha256(), "", data);
+}
 std::string git_blob_id(const std::string& data) {
   std::string header = fmt::format("blob {}", data.size());
   header.push_back('\0');
@@ -59,7 +61,9 @@ std::string random_bytes(size_t n, unsigned seed) {
   return s;
 }
 
-std::string read_all(const fs::path& p) { return read_file(p); }
+std::string read_all(const fs::path& p) {
+  return read_file(p);
+}
 
 struct MockFile {
   std::string content;
@@ -75,7 +79,7 @@ class MockHub {
   std::vector<std::string> hostile_paths;  // listed, never served
   std::string token;                       // required when not empty
   bool gated = false, wrong_sha = false, ignore_range = false, always_500 = false;
-  std::atomic<int> cut_next{0};      // this many file replies stop halfway
+  std::atomic<int> cut_next{0};       // this many file replies stop halfway
   std::atomic<int> fail_next_500{0};  // this many replies are HTTP 500
   std::set<std::string> missing;      // listed but 404 on resolve
 
@@ -349,8 +353,8 @@ TEST_F(HubTest, ResumesAPartialFileWithRange) {
   const std::string& blob = hub.files["model.safetensors"].content;
   write_file_atomic(dir.path / "model.safetensors.incomplete", blob.substr(0, 1000));
   PullResult r = pull_repo("owner/model", dir.path, opt);
-  EXPECT_EQ(r.bytes_downloaded, int64_t(blob.size() - 1000 + 5000 +
-                                        hub.files["config.json"].content.size()));
+  EXPECT_EQ(r.bytes_downloaded,
+            int64_t(blob.size() - 1000 + 5000 + hub.files["config.json"].content.size()));
   EXPECT_EQ(hub.count("cdn /blobs/" + sha256_of(blob) + " range=bytes=1000-"), 1);
   expect_pulled({"config.json", "model.safetensors", "sub/tokenizer.json"});
 }
@@ -490,8 +494,7 @@ TEST_F(HubTest, UnreachableEndpointIsNamed) {
   int closed_port = ntohs(addr.sin_port);
   opt.endpoint = fmt::format("http://127.0.0.1:{}", closed_port);
   std::string e = error_of([&] { pull_repo("owner/model", dir.path / "a", opt); });
-  EXPECT_NE(e.find(fmt::format("cannot reach http://127.0.0.1:{}", closed_port)),
-            std::string::npos)
+  EXPECT_NE(e.find(fmt::format("cannot reach http://127.0.0.1:{}", closed_port)), std::string::npos)
       << e;
   EXPECT_NE(e.find("HF_ENDPOINT"), std::string::npos) << e;
   ::close(sock);
@@ -518,8 +521,9 @@ TEST(HubNames, RepoPaths) {
   validate_repo_path("a/b/c.bin");
   validate_repo_path(".gitattributes");
   validate_repo_path("dir/..hidden");
-  for (const std::string& bad : std::vector<std::string>{"", "/a", "..", "a/..", "a/./b", "a//b", "a/", "a\\b",
-                          std::string("a\nb"), std::string("a\0b", 3)})
+  for (const std::string& bad :
+       std::vector<std::string>{"", "/a", "..", "a/..", "a/./b", "a//b", "a/", "a\\b",
+                                std::string("a\nb"), std::string("a\0b", 3)})
     EXPECT_NE(error_of([&] { validate_repo_path(bad); }).find("unsafe file path"),
               std::string::npos)
         << bad;

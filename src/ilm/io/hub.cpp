@@ -359,7 +359,7 @@ HttpReply http_get(const std::string& url, const std::string& auth_origin, const
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, long(timeout_s));
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);  // less than a byte a second ...
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);              // less than a byte a second ...
     curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, long(timeout_s));  // ... this long: timed out
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
@@ -431,7 +431,8 @@ std::string repo_words(const Context& cx) {
     if (r.curl == CURLE_COULDNT_CONNECT || r.curl == CURLE_COULDNT_RESOLVE_HOST ||
         r.curl == CURLE_COULDNT_RESOLVE_PROXY)
       fail("cannot reach {} ({}): {}; check the network, or set HF_ENDPOINT to a reachable Hub",
-           origin, origin == cx.auth_origin ? "the Hub endpoint" : "redirected to by " + cx.endpoint,
+           origin,
+           origin == cx.auth_origin ? "the Hub endpoint" : "redirected to by " + cx.endpoint,
            r.curl_error);
     if (r.curl == CURLE_OPERATION_TIMEDOUT)
       fail("{}: timed out (no data for {} s) after {} tries{}", r.url, cx.timeout_s, tries,
@@ -444,14 +445,16 @@ std::string repo_words(const Context& cx) {
   std::string tail = detail.empty() ? "" : fmt::format(" (server: {})", detail);
   std::string what = file.empty() ? "" : fmt::format("file '{}' of ", file);
   if (code == "GatedRepo")
-    fail("{}{} is gated (HTTP {}): accept its conditions on the Hub, then set HF_TOKEN to a token "
-         "of that account{}",
-         what, repo_words(cx), r.status, tail);
+    fail(
+        "{}{} is gated (HTTP {}): accept its conditions on the Hub, then set HF_TOKEN to a token "
+        "of that account{}",
+        what, repo_words(cx), r.status, tail);
   if (r.status == 401 || r.status == 403) {
     if (code == "RepoNotFound" || cx.token.empty())
-      fail("{}{}: access denied (HTTP {}) by {}: it does not exist, or it is private or gated; "
-           "set HF_TOKEN to a token that can read it{}",
-           what, repo_words(cx), r.status, cx.endpoint, tail);
+      fail(
+          "{}{}: access denied (HTTP {}) by {}: it does not exist, or it is private or gated; "
+          "set HF_TOKEN to a token that can read it{}",
+          what, repo_words(cx), r.status, cx.endpoint, tail);
     fail("{}{}: access denied (HTTP {}) by {}: the token in HF_TOKEN cannot read it{}", what,
          repo_words(cx), r.status, cx.endpoint, tail);
   }
@@ -484,9 +487,8 @@ std::string describe(const HttpReply& r) {
 }
 
 std::vector<HubFile> list_files(const Context& cx, std::string* commit) {
-  std::string url =
-      fmt::format("{}/api/{}s/{}/revision/{}?blobs=true", cx.endpoint, cx.repo_type, cx.repo_id,
-                  escape(cx.revision));
+  std::string url = fmt::format("{}/api/{}s/{}/revision/{}?blobs=true", cx.endpoint, cx.repo_type,
+                                cx.repo_id, escape(cx.revision));
   HttpReply r;
   for (int attempt = 0;; ++attempt) {
     r = http_get(url, cx.auth_origin, cx.token, "", cx.timeout_s, nullptr);
@@ -507,8 +509,8 @@ std::vector<HubFile> list_files(const Context& cx, std::string* commit) {
   ILM_CHECK(j.is_object(), "{}: the file listing is not a JSON object", url);
   ILM_CHECK(j.contains("sha") && j["sha"].is_string(), "{} missing or not a string", where("sha"));
   *commit = j["sha"].get<std::string>();
-  ILM_CHECK(is_hex(*commit, 40) || is_hex(*commit, 64),
-            "{}: '{}' is not a commit id (hex)", where("sha"), *commit);
+  ILM_CHECK(is_hex(*commit, 40) || is_hex(*commit, 64), "{}: '{}' is not a commit id (hex)",
+            where("sha"), *commit);
   ILM_CHECK(j.contains("siblings") && j["siblings"].is_array(), "{} missing or not a list",
             where("siblings"));
   std::vector<HubFile> files;
@@ -554,8 +556,8 @@ Context make_context(const std::string& repo_id, const HubOptions& o) {
   std::string origin = origin_of(endpoint);
   ILM_CHECK(!origin.empty(), "hub endpoint '{}' is not a valid URL (HF_ENDPOINT)", o.endpoint);
   ILM_CHECK(o.max_retries >= 0 && o.timeout_s > 0, "max_retries must be >= 0 and timeout_s > 0");
-  return Context{repo_id,    o.repo_type,  o.revision,        endpoint,     origin,
-                 o.token,    o.timeout_s,  o.max_retries,     o.retry_backoff_s, &o.progress};
+  return Context{repo_id, o.repo_type, o.revision,    endpoint,          origin,
+                 o.token, o.timeout_s, o.max_retries, o.retry_backoff_s, &o.progress};
 }
 
 // ---------------------------------------------------------------- one file
@@ -569,7 +571,10 @@ class FileDownload {
  public:
   FileDownload(const Context& cx, const std::string& commit, HubFile& file, const fs::path& dest,
                Totals& totals)
-      : cx_(cx), file_(file), totals_(totals), final_(dest / file.path),
+      : cx_(cx),
+        file_(file),
+        totals_(totals),
+        final_(dest / file.path),
         incomplete_(dest / (file.path + ".incomplete")) {
     std::string prefix = cx.repo_type == "dataset" ? "datasets/" : "";
     url_ = fmt::format("{}/{}{}/resolve/{}/{}", cx.endpoint, prefix, cx.repo_id, commit,
@@ -702,8 +707,10 @@ class FileDownload {
       if (etag.rfind("W/", 0) == 0) etag.erase(0, 2);
       etag.erase(std::remove(etag.begin(), etag.end(), '"'), etag.end());
       etag = lower(etag);
-      if (is_hex(etag, 64)) file_.sha256 = etag;
-      else if (is_hex(etag, 40)) file_.blob_id = etag;
+      if (is_hex(etag, 64))
+        file_.sha256 = etag;
+      else if (is_hex(etag, 40))
+        file_.blob_id = etag;
     }
   }
 
@@ -717,8 +724,9 @@ class FileDownload {
 
 bool selected(const std::string& path, const HubOptions& o) {
   auto any = [&](const std::vector<std::string>& patterns) {
-    return std::any_of(patterns.begin(), patterns.end(),
-                       [&](const std::string& p) { return fnmatch(p.c_str(), path.c_str(), 0) == 0; });
+    return std::any_of(patterns.begin(), patterns.end(), [&](const std::string& p) {
+      return fnmatch(p.c_str(), path.c_str(), 0) == 0;
+    });
   };
   return (o.include.empty() || any(o.include)) && !any(o.exclude);
 }
@@ -817,9 +825,9 @@ PullResult pull_repo(const std::string& repo_id, const fs::path& dest, const Hub
     if (!f.blob_id.empty()) e["blob_id"] = f.blob_id;
     files.push_back(e);
   }
-  json record = {{"repo", repo_id},         {"repo_type", options.repo_type},
-                 {"revision", options.revision}, {"commit", result.commit},
-                 {"endpoint", cx.endpoint}, {"files", files}};
+  json record = {
+      {"repo", repo_id},         {"repo_type", options.repo_type}, {"revision", options.revision},
+      {"commit", result.commit}, {"endpoint", cx.endpoint},        {"files", files}};
   write_file_atomic(dest / ".ilm-pull.json", record.dump(2) + "\n");
   return result;
 }

@@ -38,10 +38,10 @@ struct DownloadProgress {
     retrying,  // `message` says why; the download resumes after a pause
   };
   Event event = Event::listed;
-  std::string path;        // the file, relative to the repository
-  int64_t file_bytes = 0;  // bytes of `path` on disk so far
-  int64_t file_size = -1;  // its size; -1 when unknown
-  int64_t bytes_done = 0;  // bytes of all selected files in place or on disk
+  std::string path;         // the file, relative to the repository
+  int64_t file_bytes = 0;   // bytes of `path` on disk so far
+  int64_t file_size = -1;   // its size; -1 when unknown
+  int64_t bytes_done = 0;   // bytes of all selected files in place or on disk
   int64_t bytes_total = 0;  // bytes of all selected files (sizes the Hub lists)
   int files_done = 0, files_total = 0;
   std::string message;
