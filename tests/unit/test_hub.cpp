@@ -80,6 +80,8 @@ class MockHub {
   std::string token;                       // required when not empty
   bool gated = false, wrong_sha = false, ignore_range = false, always_500 = false;
   std::atomic<int> cut_next{0};       // this many file replies stop halfway
+  std::atomic<bool> stall{false};     // file replies send half, then nothing more
+  bool no_sizes = false;              // a listing without sizes and checksums (no ?blobs=true)
   std::atomic<int> fail_next_500{0};  // this many replies are HTTP 500
   std::set<std::string> missing;      // listed but 404 on resolve
 
@@ -105,6 +107,7 @@ class MockHub {
     cdn_thread_ = std::thread([this] { cdn_.listen_after_bind(); });
   }
   ~MockHub() {
+    stopping_ = true;
     hub_.stop();
     cdn_.stop();
     hub_thread_.join();
@@ -175,7 +178,9 @@ class MockHub {
     json siblings = json::array();
     for (auto& [path, f] : files) {
       json s = {{"rfilename", path}, {"size", f.content.size()}};
-      if (f.lfs) {
+      if (no_sizes) {
+        s.erase("size");
+      } else if (f.lfs) {
         std::string sha = wrong_sha ? std::string(64, 'e') : sha256_of(f.content);
         s["blobId"] = std::string(40, 'b');  // the pointer file's blob, not the content's
         s["lfs"] = {{"sha256", sha}, {"size", f.content.size()}, {"pointerSize", 134}};
@@ -237,21 +242,26 @@ class MockHub {
     auto body = std::make_shared<std::string>(content.substr(from));
     bool cut = cut_next.fetch_sub(1) > 0;
     cut_next = std::max(0, cut_next.load());
-    r.set_content_provider(body->size(), "application/octet-stream",
-                           [body, cut](size_t offset, size_t length, httplib::DataSink& sink) {
-                             if (cut) {  // half, then the connection drops
-                               sink.write(body->data(), body->size() / 2);
-                               return false;
-                             }
-                             sink.write(body->data() + offset, std::min<size_t>(length, 65536));
-                             return true;
-                           });
+    bool stalls = stall;
+    r.set_content_provider(
+        body->size(), "application/octet-stream",
+        [this, body, cut, stalls](size_t offset, size_t length, httplib::DataSink& sink) {
+          if (cut || stalls) {  // half, then the connection drops or stalls
+            sink.write(body->data(), body->size() / 2);
+            for (int i = 0; stalls && !stopping_ && i < 100; ++i)
+              std::this_thread::sleep_for(std::chrono::milliseconds(50));
+            return false;
+          }
+          sink.write(body->data() + offset, std::min<size_t>(length, 65536));
+          return true;
+        });
   }
 
   httplib::Server hub_, cdn_;
   std::thread hub_thread_, cdn_thread_;
   std::mutex mu_;
   std::vector<std::string> log_;
+  std::atomic<bool> stopping_{false};
 };
 
 class HubTest : public ::testing::Test {
@@ -384,6 +394,48 @@ TEST_F(HubTest, RestartsAStalePartialFileOnce) {
   PullResult r = pull_repo("owner/model", dir.path, opt);
   EXPECT_EQ(r.downloaded, 3);
   expect_pulled({"config.json", "model.safetensors", "sub/tokenizer.json"});
+}
+
+TEST_F(HubTest, LearnsSizesAndChecksumsFromHeadersWithoutAListing) {
+  hub.no_sizes = true;
+  pull_repo("owner/model", dir.path, opt);
+  expect_pulled({"config.json", "model.safetensors", "sub/tokenizer.json"});
+  json rec = json::parse(read_all(dir.path / ".ilm-pull.json"));
+  EXPECT_EQ(rec["files"][1]["size"], 300000);  // X-Linked-Size
+  EXPECT_EQ(rec["files"][1]["sha256"], sha256_of(hub.files["model.safetensors"].content));
+  EXPECT_EQ(rec["files"][0]["blob_id"], git_blob_id(hub.files["config.json"].content));  // ETag
+
+  // A complete .incomplete of unknown size: the server answers 416, the file is checked.
+  fs::remove(dir.path / "sub/tokenizer.json");
+  write_file_atomic(dir.path / "sub/tokenizer.json.incomplete",
+                    hub.files["sub/tokenizer.json"].content);
+  PullResult r = pull_repo("owner/model", dir.path, opt);
+  EXPECT_EQ(hub.count("tokenizer.json range=bytes=5000-"), 1);
+  EXPECT_EQ(r.downloaded, 3);  // without listed sizes nothing counts as already here
+  expect_pulled({"config.json", "model.safetensors", "sub/tokenizer.json"});
+}
+
+TEST_F(HubTest, AStalledTransferTimesOutAndKeepsThePartialFile) {
+  hub.files.erase("model.safetensors");
+  hub.files.erase("sub/tokenizer.json");
+  hub.files["config.json"].content = random_bytes(100000, 3);
+  hub.stall = true;
+  opt.timeout_s = 1;
+  opt.max_retries = 0;
+  std::string e = error_of([&] { pull_repo("owner/model", dir.path, opt); });
+  EXPECT_NE(e.find("/resolve/" + hub.commit +
+                   "/config.json: timed out (no data for 1 s) after 1 "
+                   "tries; run again to resume"),
+            std::string::npos)
+      << e;
+  EXPECT_FALSE(fs::exists(dir.path / "config.json"));
+  EXPECT_EQ(fs::file_size(dir.path / "config.json.incomplete"), 50000u);
+  EXPECT_FALSE(fs::exists(dir.path / ".ilm-pull.json"));
+
+  hub.stall = false;  // the next run resumes where this one stopped
+  pull_repo("owner/model", dir.path, opt);
+  EXPECT_EQ(hub.count("config.json range=bytes=50000-"), 1);
+  expect_pulled({"config.json"});
 }
 
 TEST_F(HubTest, RetriesServerErrors) {

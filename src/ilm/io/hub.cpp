@@ -273,6 +273,10 @@ struct Transfer {
   bool too_big = false;
   std::exception_ptr error;
   CURL* curl;
+  int stall_limit_s;  // abort after this long without a byte
+  bool stalled = false;
+  curl_off_t last_bytes = -1;
+  std::chrono::steady_clock::time_point last_change = std::chrono::steady_clock::now();
 
   long status() const {
     long s = 0;
@@ -330,6 +334,23 @@ size_t on_body(char* data, size_t size, size_t count, void* user) {
   return size * count;
 }
 
+// Aborts a transfer that received nothing for stall_limit_s (curl's own low-speed check
+// averages over a window of seconds, so it would let a stall run on for longer).
+int on_transfer_info(void* user, curl_off_t, curl_off_t dlnow, curl_off_t, curl_off_t) {
+  auto* t = static_cast<Transfer*>(user);
+  auto now = std::chrono::steady_clock::now();
+  if (dlnow != t->last_bytes) {
+    t->last_bytes = dlnow;
+    t->last_change = now;
+    return 0;
+  }
+  if (now - t->last_change > std::chrono::seconds(t->stall_limit_s)) {
+    t->stalled = true;
+    return 1;
+  }
+  return 0;
+}
+
 // GET `url`, following up to 10 redirects by hand. `token` goes only to `auth_origin`.
 // `range` is a Range header value ("bytes=N-") or "".
 HttpReply http_get(const std::string& url, const std::string& auth_origin, const std::string& token,
@@ -341,7 +362,7 @@ HttpReply http_get(const std::string& url, const std::string& auth_origin, const
     reply.body.clear();
     std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), curl_easy_cleanup);
     if (!curl) fail("cannot start libcurl");
-    Transfer t{&reply, {}, sink, false, false, nullptr, curl.get()};
+    Transfer t{&reply, {}, sink, false, false, nullptr, curl.get(), timeout_s};
     char errbuf[CURL_ERROR_SIZE] = {0};
     curl_slist* headers = nullptr;
     std::string auth = "Authorization: Bearer " + token;
@@ -359,8 +380,9 @@ HttpReply http_get(const std::string& url, const std::string& auth_origin, const
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, long(timeout_s));
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);              // less than a byte a second ...
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, long(timeout_s));  // ... this long: timed out
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_transfer_info);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, &t);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &t);
@@ -374,8 +396,10 @@ HttpReply http_get(const std::string& url, const std::string& auth_origin, const
     reply.last = t.headers;
     if (t.too_big) fail("{}: the reply is larger than {} MiB", current, kMaxListingBody >> 20);
     if (rc != CURLE_OK) {
-      reply.curl = rc;
-      reply.curl_error = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+      reply.curl = t.stalled ? CURLE_OPERATION_TIMEDOUT : rc;
+      reply.curl_error = t.stalled   ? fmt::format("no data for {} s", timeout_s)
+                         : errbuf[0] ? errbuf
+                                     : curl_easy_strerror(rc);
       return reply;
     }
     if (reply.status >= 200 && reply.status < 300 && sink && !t.started) {
@@ -634,7 +658,10 @@ class FileDownload {
       }
       if (file_.size >= 0 && offset == file_.size && offset > 0) return first_offset;
       HttpReply r = request(offset);
-      if (r.curl == CURLE_OK && r.status == 416 && offset > 0) return first_offset;  // complete
+      if (r.curl == CURLE_OK && r.status == 416 && offset > 0) {  // already complete
+        learn_from_headers(r);
+        return first_offset;
+      }
       if (r.curl == CURLE_OK && (r.status == 200 || r.status == 206)) {
         learn_from_headers(r);
         if (file_.size < 0 || on_disk() >= file_.size) return first_offset;
