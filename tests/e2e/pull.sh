@@ -13,15 +13,18 @@ export NO_PROXY=127.0.0.1 no_proxy=127.0.0.1 HOME=$work  # no token file of the 
 servers=()
 on_exit() { local p; for p in "${servers[@]}"; do kill "$p" 2>/dev/null || true; done; }
 
-# start_hub NAME ARGS...: a mock Hub serving files/ ; sets $endpoint.
-start_hub() {
+# launch_hub NAME ARGS...: a mock Hub serving files/ in the background;
+# use_hub NAME: waits until it listens and sets $endpoint.
+launch_hub() {
   local name=$1
   shift
   python3 "$mock" --files files --port-file "$name.port" --lifetime 120 "$@" 2>"$name.log" &
   servers+=($!)
-  for _ in $(seq 1 100); do [[ -s $name.port ]] && break; sleep 0.05; done
-  [[ -s $name.port ]] || fail "mock hub $name did not start: $(cat "$name.log")"
-  endpoint=http://127.0.0.1:$(cat "$name.port")
+}
+use_hub() {
+  for _ in $(seq 1 200); do [[ -s $1.port ]] && break; sleep 0.05; done
+  [[ -s $1.port ]] || fail "mock hub $1 did not start: $(cat "$1.log")"
+  endpoint=http://127.0.0.1:$(cat "$1.port")
 }
 pull() { timeout 60 "$ILM" pull "$@"; }
 
@@ -29,6 +32,11 @@ mkdir -p files/sub
 echo '{"model_type": "gpt2", "n_layer": 2, "n_embd": 16}' >files/config.json
 head -c 200000 /dev/urandom >files/model.safetensors
 head -c 3000 /dev/urandom >files/sub/vocab.txt
+# Python starts slowly here: all the hubs start at once.
+launch_hub main --repo owner/gpt2 --token hf_e2e
+launch_hub cut --repo owner/gpt2 --cut-once
+launch_hub data --repo owner/set --repo-type dataset
+launch_hub sha --repo owner/gpt2 --wrong-sha
 expect_same() {  # DIR: the pulled files equal files/
   local f
   for f in config.json model.safetensors sub/vocab.txt; do
@@ -38,7 +46,7 @@ expect_same() {  # DIR: the pulled files equal files/
 }
 
 # --- a full pull with a token, then a re-run that downloads nothing ----------------------
-start_hub main --repo owner/gpt2 --token hf_e2e
+use_hub main
 HF_ENDPOINT=$endpoint HF_TOKEN=hf_e2e pull owner/gpt2 --to models/gpt2 >out.txt 2>err.txt ||
   fail "pull failed: $(cat err.txt)"
 expect_same models/gpt2
@@ -72,14 +80,14 @@ HF_ENDPOINT=$endpoint HF_TOKEN=hf_e2e pull owner/gpt2 --to models/some --include
 echo "ok   resume of a partial file, include/exclude"
 
 # --- a connection dropped halfway is resumed within the same run -----------------------
-start_hub cut --repo owner/gpt2 --cut-once
+use_hub cut
 HF_ENDPOINT=$endpoint pull owner/gpt2 --to models/cut >out.txt 2>err.txt || fail "cut: $(cat err.txt)"
 expect_same models/cut
 grep -q "resuming" err.txt || fail "cut: no retry reported: $(cat err.txt)"
 echo "ok   dropped connection resumed"
 
 # --- a dataset repository ---------------------------------------------------------------
-start_hub data --repo owner/set --repo-type dataset
+use_hub data
 HF_ENDPOINT=$endpoint pull owner/set --repo-type dataset --to data/set -q >out.txt
 expect_same data/set
 echo "ok   dataset"
@@ -120,7 +128,7 @@ if pull owner/gpt2 --repo-type space --to bad/a >bad_type.out 2>&1 || [[ -e bad/
   fail "bad_repo_type: accepted, or made bad/a: $(cat bad_type.out)"
 fi
 expect_error no_match bad/a "no file matching" -- pull owner/gpt2 --include '*.gguf' --to bad/a
-start_hub sha --repo owner/gpt2 --wrong-sha
+use_hub sha
 expect_error wrong_sha bad/b "file 'model.safetensors'" "sha256 mismatch" "expected eeee" \
   "got $(sha256sum files/model.safetensors | cut -c1-64)" "removed the partial download" -- \
   env HF_ENDPOINT="$endpoint" "$ILM" pull owner/gpt2 --to bad/b

@@ -82,6 +82,7 @@ class MockHub {
   std::atomic<int> cut_next{0};       // this many file replies stop halfway
   std::atomic<bool> stall{false};     // file replies send half, then nothing more
   bool no_sizes = false;              // a listing without sizes and checksums (no ?blobs=true)
+  bool short_sizes = false;           // sizes listed 10 bytes short of what is served
   std::atomic<int> fail_next_500{0};  // this many replies are HTTP 500
   std::set<std::string> missing;      // listed but 404 on resolve
 
@@ -178,6 +179,7 @@ class MockHub {
     json siblings = json::array();
     for (auto& [path, f] : files) {
       json s = {{"rfilename", path}, {"size", f.content.size()}};
+      if (short_sizes) s["size"] = f.content.size() - 10;
       if (no_sizes) {
         s.erase("size");
       } else if (f.lfs) {
@@ -532,6 +534,18 @@ TEST_F(HubTest, ChecksumMismatchRemovesThePartialFile) {
   EXPECT_FALSE(fs::exists(dir.path / "model.safetensors"));
   EXPECT_FALSE(fs::exists(dir.path / "model.safetensors.incomplete"));
   EXPECT_FALSE(fs::exists(dir.path / ".ilm-pull.json"));
+}
+
+TEST_F(HubTest, StopsAServerThatSendsMoreThanListed) {
+  hub.short_sizes = true;
+  std::string e = error_of([&] { pull_repo("owner/model", dir.path, opt); });
+  EXPECT_NE(e.find(fmt::format("the server sent more than the {} bytes listed for file "
+                               "'config.json'",
+                               hub.files["config.json"].content.size() - 10)),
+            std::string::npos)
+      << e;
+  EXPECT_FALSE(fs::exists(dir.path / "config.json"));
+  EXPECT_FALSE(fs::exists(dir.path / "config.json.incomplete"));
 }
 
 TEST_F(HubTest, UnreachableEndpointIsNamed) {

@@ -695,6 +695,13 @@ class FileDownload {
       if (fd < 0) fail("{}: cannot open: {}", incomplete_.string(), std::strerror(errno));
     };
     sink.data = [&](const char* p, size_t n) {
+      if (file_.size >= 0 && bytes_ + int64_t(n) > file_.size) {  // a server that never stops
+        ::unlink(incomplete_.c_str());
+        fail(
+            "{}: the server sent more than the {} bytes listed for file '{}'; removed the "
+            "partial download",
+            url_, file_.size, file_.path);
+      }
       size_t left = n;
       while (left > 0) {
         ssize_t w = ::write(fd, p, left);
