@@ -118,7 +118,7 @@ expect_error() {  # NAME DIR NEEDLE... -- COMMAND...: exit 1, one error line, DI
 HF_ENDPOINT=$(cat main.port | sed 's|^|http://127.0.0.1:|')
 export HF_ENDPOINT
 expect_error no_token bad/a "'owner/gpt2'" "HTTP 401" "set HF_TOKEN" -- pull owner/gpt2 --to bad/a
-expect_error wrong_token bad/a "HTTP 401" "HF_TOKEN" -- env HF_TOKEN=hf_nope "$ILM" pull owner/gpt2 --to bad/a
+expect_error wrong_token bad/a "HTTP 401" "HF_TOKEN" -- timeout 60 env HF_TOKEN=hf_nope "$ILM" pull owner/gpt2 --to bad/a
 export HF_TOKEN=hf_e2e
 expect_error no_repo bad/a "repository 'owner/none' not found at $HF_ENDPOINT" -- pull owner/none --to bad/a
 expect_error no_revision bad/a "revision 'v9' not found in repository 'owner/gpt2'" -- \
@@ -131,7 +131,7 @@ expect_error no_match bad/a "no file matching" -- pull owner/gpt2 --include '*.g
 use_hub sha
 expect_error wrong_sha bad/b "file 'model.safetensors'" "sha256 mismatch" "expected eeee" \
   "got $(sha256sum files/model.safetensors | cut -c1-64)" "removed the partial download" -- \
-  env HF_ENDPOINT="$endpoint" "$ILM" pull owner/gpt2 --to bad/b
+  timeout 60 env HF_ENDPOINT="$endpoint" "$ILM" pull owner/gpt2 --to bad/b
 # A port nobody listens on: the one the first mock hub had, once it is stopped.
 kill "${servers[0]}" && wait "${servers[0]}" 2>/dev/null || true
 expect_error refused bad/c "cannot reach $HF_ENDPOINT" "HF_ENDPOINT" -- pull owner/gpt2 --to bad/c

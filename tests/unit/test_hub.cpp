@@ -106,6 +106,9 @@ class MockHub {
     cdn_port = cdn_.bind_to_any_port("127.0.0.1");
     hub_thread_ = std::thread([this] { hub_.listen_after_bind(); });
     cdn_thread_ = std::thread([this] { cdn_.listen_after_bind(); });
+    // stop() before the listen loop runs would be lost, and the join would wait forever.
+    while (!hub_.is_running() || !cdn_.is_running())
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   ~MockHub() {
     stopping_ = true;

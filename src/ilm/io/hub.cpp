@@ -351,18 +351,18 @@ int on_transfer_info(void* user, curl_off_t, curl_off_t dlnow, curl_off_t, curl_
   return 0;
 }
 
-// GET `url`, following up to 10 redirects by hand. `token` goes only to `auth_origin`.
+// GET `url` on the handle `c` (reset first; it keeps its open connections for the next
+// request), following up to 10 redirects by hand. `token` goes only to `auth_origin`.
 // `range` is a Range header value ("bytes=N-") or "".
-HttpReply http_get(const std::string& url, const std::string& auth_origin, const std::string& token,
-                   const std::string& range, int timeout_s, const BodySink* sink) {
-  init_curl();
+HttpReply http_get(CURL* c, const std::string& url, const std::string& auth_origin,
+                   const std::string& token, const std::string& range, int timeout_s,
+                   const BodySink* sink) {
   HttpReply reply;
   std::string current = url;
   for (int hop = 0;; ++hop) {
     reply.body.clear();
-    std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), curl_easy_cleanup);
-    if (!curl) fail("cannot start libcurl");
-    Transfer t{&reply, {}, sink, false, false, nullptr, curl.get(), timeout_s};
+    curl_easy_reset(c);
+    Transfer t{&reply, {}, sink, false, false, nullptr, c, timeout_s};
     char errbuf[CURL_ERROR_SIZE] = {0};
     curl_slist* headers = nullptr;
     std::string auth = "Authorization: Bearer " + token;
@@ -372,7 +372,6 @@ HttpReply http_get(const std::string& url, const std::string& auth_origin, const
     if (!range.empty()) headers = curl_slist_append(headers, range_header.c_str());
     std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> header_list(headers,
                                                                             curl_slist_free_all);
-    CURL* c = curl.get();
     curl_easy_setopt(c, CURLOPT_URL, current.c_str());
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(c, CURLOPT_USERAGENT, "ilm/" ILM_VERSION);
@@ -440,6 +439,7 @@ struct Context {
   int timeout_s, max_retries;
   double backoff_s;
   const std::function<void(const DownloadProgress&)>* progress;
+  std::shared_ptr<CURL> curl;  // one handle for the whole pull: connections are reused
 };
 
 std::string repo_words(const Context& cx) {
@@ -515,7 +515,7 @@ std::vector<HubFile> list_files(const Context& cx, std::string* commit) {
                                 cx.repo_id, escape(cx.revision));
   HttpReply r;
   for (int attempt = 0;; ++attempt) {
-    r = http_get(url, cx.auth_origin, cx.token, "", cx.timeout_s, nullptr);
+    r = http_get(cx.curl.get(), url, cx.auth_origin, cx.token, "", cx.timeout_s, nullptr);
     if (!transient(r) || attempt >= cx.max_retries) break;
     report(cx, {DownloadProgress::Event::retrying, "", 0, -1, 0, 0, 0, 0,
                 fmt::format("listing {}: {}; trying again", cx.repo_id, describe(r))});
@@ -580,8 +580,11 @@ Context make_context(const std::string& repo_id, const HubOptions& o) {
   std::string origin = origin_of(endpoint);
   ILM_CHECK(!origin.empty(), "hub endpoint '{}' is not a valid URL (HF_ENDPOINT)", o.endpoint);
   ILM_CHECK(o.max_retries >= 0 && o.timeout_s > 0, "max_retries must be >= 0 and timeout_s > 0");
-  return Context{repo_id, o.repo_type, o.revision,    endpoint,          origin,
-                 o.token, o.timeout_s, o.max_retries, o.retry_backoff_s, &o.progress};
+  init_curl();
+  std::shared_ptr<CURL> curl(curl_easy_init(), curl_easy_cleanup);
+  if (!curl) fail("cannot start libcurl");
+  return Context{repo_id,     o.repo_type,   o.revision,        endpoint,    origin, o.token,
+                 o.timeout_s, o.max_retries, o.retry_backoff_s, &o.progress, curl};
 }
 
 // ---------------------------------------------------------------- one file
@@ -716,7 +719,8 @@ class FileDownload {
     };
     std::string range = offset > 0 ? fmt::format("bytes={}-", offset) : "";
     try {
-      HttpReply r = http_get(url_, cx_.auth_origin, cx_.token, range, cx_.timeout_s, &sink);
+      HttpReply r =
+          http_get(cx_.curl.get(), url_, cx_.auth_origin, cx_.token, range, cx_.timeout_s, &sink);
       if (fd >= 0) ::close(fd);
       return r;
     } catch (...) {
