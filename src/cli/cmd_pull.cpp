@@ -1,7 +1,6 @@
-// ilm pull REPO --to DIR [--revision R] [--repo-type model|dataset] [--include P]... [--exclude
-// P]... Progress goes to stderr: on a terminal one live line (bar, file, bytes, rate, ETA),
-// otherwise a line per file and one every 10 seconds during a long file; the summary goes to
-// stdout.
+// ilm pull REPO --to DIR [--revision R] [--repo-type T] [--include P]... [--exclude P]...
+// Progress goes to stderr: on a terminal one live line (bar, file, bytes, rate, ETA),
+// otherwise a line per file and one every 10 s during a long file; the summary to stdout.
 #include <fmt/core.h>
 #include <unistd.h>
 

@@ -341,7 +341,6 @@ TEST_F(HubTest, GitBlobIdKnownAnswer) {  // `printf 'hello\n' | git hash-object 
   hub.files = {{"hello.txt", {"hello\n", false}}};
   pull_repo("owner/model", dir.path, opt);
   EXPECT_EQ(read_all(dir.path / "hello.txt"), "hello\n");
-  EXPECT_EQ(sha256_file(dir.path / "hello.txt"), sha256_of("hello\n"));
 }
 
 TEST_F(HubTest, RerunSkipsVerifiedFiles) {

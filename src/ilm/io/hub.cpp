@@ -191,11 +191,6 @@ std::string mismatch(const fs::path& file, const HubFile& want) {
 
 }  // namespace
 
-std::string sha256_file(const fs::path& path) {
-  Digest d(EVP_sha256());
-  hash_file(path, &d, nullptr, 0);
-  return d.hex();
-}
 
 // ---------------------------------------------------------------- HTTP
 

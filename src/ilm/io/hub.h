@@ -99,7 +99,4 @@ void validate_repo_id(const std::string& repo_id);
 // may give that stays inside the destination folder.
 void validate_repo_path(const std::string& path);
 
-// sha256 of a file, lowercase hex.
-std::string sha256_file(const std::filesystem::path& path);
-
 }  // namespace ilm
