@@ -19,6 +19,7 @@
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
 
 #include "ilm/core/error.h"
@@ -190,7 +191,6 @@ std::string mismatch(const fs::path& file, const HubFile& want) {
 }
 
 }  // namespace
-
 
 // ---------------------------------------------------------------- HTTP
 
@@ -509,14 +509,16 @@ std::vector<HubFile> list_files(const Context& cx, std::string* commit) {
   std::string url = fmt::format("{}/api/{}s/{}/revision/{}?blobs=true", cx.endpoint, cx.repo_type,
                                 cx.repo_id, escape(cx.revision));
   HttpReply r;
+  int tries = 0;
   for (int attempt = 0;; ++attempt) {
     r = http_get(cx.curl.get(), url, cx.auth_origin, cx.token, "", cx.timeout_s, nullptr);
+    tries = attempt + 1;
     if (!transient(r) || attempt >= cx.max_retries) break;
     report(cx, {DownloadProgress::Event::retrying, "", 0, -1, 0, 0, 0, 0,
                 fmt::format("listing {}: {}; trying again", cx.repo_id, describe(r))});
     pause_before_try(cx, attempt);
   }
-  if (r.curl != CURLE_OK || r.status != 200) fail_reply(cx, r, "", cx.max_retries + 1);
+  if (r.curl != CURLE_OK || r.status != 200) fail_reply(cx, r, "", tries);
 
   json j;
   try {
@@ -533,6 +535,7 @@ std::vector<HubFile> list_files(const Context& cx, std::string* commit) {
   ILM_CHECK(j.contains("siblings") && j["siblings"].is_array(), "{} missing or not a list",
             where("siblings"));
   std::vector<HubFile> files;
+  std::set<std::string> seen;
   for (size_t i = 0; i < j["siblings"].size(); ++i) {
     const json& s = j["siblings"][i];
     std::string at = fmt::format("siblings[{}]", i);
@@ -556,8 +559,7 @@ std::vector<HubFile> list_files(const Context& cx, std::string* commit) {
       f.blob_id.clear();  // the blob of an LFS file is its pointer, not its content
     }
     ILM_CHECK(f.size >= -1, "{}: negative size", where(at + ".size"));
-    for (const HubFile& g : files)
-      ILM_CHECK(g.path != f.path, "{}: '{}' listed twice", where("siblings"), f.path);
+    ILM_CHECK(seen.insert(f.path).second, "{}: '{}' listed twice", where("siblings"), f.path);
     files.push_back(std::move(f));
   }
   return files;
