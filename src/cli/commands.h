@@ -10,6 +10,7 @@ extern int exit_code;
 
 void add_train(CLI::App& app);
 void add_generate(CLI::App& app);
+void add_pull(CLI::App& app);
 void add_bench(CLI::App& app);
 void add_tokenizer(CLI::App& app);
 void add_data(CLI::App& app);

@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   ilm::cli::add_train(app);
   ilm::cli::add_generate(app);
+  ilm::cli::add_pull(app);
   ilm::cli::add_bench(app);
   ilm::cli::add_tokenizer(app);
   ilm::cli::add_data(app);
