@@ -382,12 +382,20 @@ TEST(ExpectTensors, LoadsWhatMatchesAndListsEveryProblem) {
                         {"h.0.attn.bias", Shape({1}), DType::f32}},
                        opt);
   });
-  expect_has(e, (dir.path / "model.safetensors").string() + ": 5 problems loading weights:");
-  expect_has(e, "\n  shape mismatch: 'wte' expected [2, 3], found [2, 2]");
-  expect_has(e, "\n  dtype mismatch: 'h.0.w' expected F32, found BF16");
-  expect_has(e, "\n  missing: 'h.1.w' (expected BF16 [2])");
-  expect_has(e, "\n  dtype mismatch: 'h.0.attn.bias' expected F32, found U8");
-  expect_has(e, "\n  unexpected: 'h.0.attn.masked_bias' (F32 [1])");
+  expect_has(e, (dir.path / "model.safetensors").string() + ": 5 problems loading weights: ");
+  expect_has(e, "shape mismatch: 'wte' expected [2, 3], found [2, 2]");
+  expect_has(e, "dtype mismatch: 'h.0.w' expected F32, found BF16");
+  expect_has(e, "missing: 'h.1.w' (expected BF16 [2])");
+  expect_has(e, "dtype mismatch: 'h.0.attn.bias' expected F32, found U8");
+  expect_has(e, "unexpected: 'h.0.attn.masked_bias' (F32 [1])");
+  EXPECT_EQ(e.find('\n'), std::string::npos) << "one line";
+
+  // A wholly wrong checkpoint: the first 20 problems, then a count.
+  std::vector<ilm::ExpectedTensor> many;
+  for (int i = 0; i < 30; ++i) many.push_back({std::string("w").append(std::to_string(i)), Shape({1}), DType::f32});
+  e = error_of([&] { ilm::load_expected(x, many, opt); });
+  expect_has(e, ": 33 problems loading weights: missing: 'w0' (expected F32 [1]); ");
+  expect_has(e, "missing: 'w19' (expected F32 [1]); and 13 more");
 }
 
 }  // namespace

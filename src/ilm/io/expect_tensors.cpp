@@ -72,9 +72,14 @@ std::map<std::string, Tensor> load_expected(const SafetensorsIndex& source,
     }
   }
   if (!problems.empty()) {
-    std::string msg = fmt::format("{}: {} problem{} loading weights:", source.path().string(),
+    // One line, as every ilm error; a wholly wrong checkpoint lists the first kMaxListed.
+    constexpr size_t kMaxListed = 20;
+    std::string msg = fmt::format("{}: {} problem{} loading weights: ", source.path().string(),
                                   problems.size(), problems.size() == 1 ? "" : "s");
-    for (const std::string& p : problems) msg.append("\n  ").append(p);
+    for (size_t i = 0; i < problems.size() && i < kMaxListed; ++i)
+      msg.append(i ? "; " : "").append(problems[i]);
+    if (problems.size() > kMaxListed)
+      msg.append(fmt::format("; and {} more", problems.size() - kMaxListed));
     fail("{}", msg);
   }
   std::map<std::string, Tensor> out;

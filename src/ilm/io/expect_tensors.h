@@ -1,11 +1,10 @@
 // Loading a model's weights from safetensors against the list of tensors the model expects.
-// Every problem is collected first and reported in one error, so a wrong checkpoint shows all
-// its differences at once:
+// Every problem is collected first and reported in one error (one line, the first 20 listed),
+// so a wrong checkpoint shows its differences at once:
 //
-//   model.safetensors: 3 problems loading weights:
-//     missing: 'h.1.mlp.c_fc.weight' (expected F32 [768, 3072])
-//     unexpected: 'h.12.ln_1.weight' (F32 [768])
-//     shape mismatch: 'wte.weight' expected [50257, 768], found [50304, 768]
+//   model.safetensors: 3 problems loading weights: missing: 'h.1.mlp.c_fc.weight' (expected
+//   F32 [768, 3072]); unexpected: 'h.12.ln_1.weight' (F32 [768]); shape mismatch: 'wte.weight'
+//   expected [50257, 768], found [50304, 768]
 #pragma once
 
 #include <map>
