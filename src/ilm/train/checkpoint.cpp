@@ -59,7 +59,10 @@ void save_gpt2_safetensors(const fs::path& file, const GPT& model) {
 void load_gpt2_safetensors(const fs::path& file, GPT& model) {
   SafetensorsIndex st = SafetensorsIndex::open(file);
   std::string prefix;
-  if (!st.has("wte.weight") && st.has("transformer.wte.weight")) prefix = "transformer.";
+  // Hugging Face's GPT2LMHeadModel names its weights "transformer.<ilm name>".
+  if (!st.has("wte.weight"))
+    for (const std::string& n : st.names())
+      if (n.rfind("transformer.", 0) == 0) prefix = "transformer.";
   std::vector<ExpectedTensor> expected;
   for (const Param& p : model.params().params())
     expected.push_back({prefix + p.name, hf_shape(p), DType::f32});
