@@ -37,7 +37,8 @@ double seconds_best_of(int runs, const std::function<double()>& body, double* si
   for (int i = 0; i < runs; ++i) {
     auto t0 = std::chrono::steady_clock::now();
     *sink += body();
-    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    best = std::min(best,
+                    std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
   return best;
 }
@@ -116,14 +117,19 @@ int main(int argc, char** argv) {
     }
     return s;
   };
-  const double b1 = seconds_best_of(5, [&] { return view(false); }, &sink);
-  const double b2 = seconds_best_of(5, [&] { return view(true); }, &sink);
-  const double c = seconds_best_of(3, [&] {
-    SafetensorsFile f = SafetensorsFile::open(path);
-    double s = 0;
-    for (const TensorInfo& ti : f.tensors()) s += double(f.load(ti.name, DType::bf16).numel());
-    return s;
-  }, &sink);
+  const double b1 = seconds_best_of(
+      5, [&] { return view(false); }, &sink);
+  const double b2 = seconds_best_of(
+      5, [&] { return view(true); }, &sink);
+  const double c = seconds_best_of(
+      3,
+      [&] {
+        SafetensorsFile f = SafetensorsFile::open(path);
+        double s = 0;
+        for (const TensorInfo& ti : f.tensors()) s += double(f.load(ti.name, DType::bf16).numel());
+        return s;
+      },
+      &sink);
 
   const double gib = double(size) / double(1 << 30);
   std::printf("(a) read() into a new buffer:       %.3f s  %.2f GiB/s\n", a, gib / a);
@@ -132,6 +138,7 @@ int main(int argc, char** argv) {
   std::printf("(b2) open + view_f32, sum all:      %.3f s  ratio (b2)/(a) %.2f\n", b2, b2 / a);
   std::printf("(c) open + load as BF16:            %.3f s  ratio (c)/(a) %.2f\n", c, c / a);
   std::printf("vs (a0): (b1) %.2f  (b2) %.2f  (c) %.2f\n", b1 / a0, b2 / a0, c / a0);
-  std::printf("goal (b1)/(a) <= 1.2: %s   (checksum %g)\n", b1 / a <= 1.2 ? "met" : "NOT met", sink);
+  std::printf("goal (b1)/(a) <= 1.2: %s   (checksum %g)\n", b1 / a <= 1.2 ? "met" : "NOT met",
+              sink);
   return 0;
 }

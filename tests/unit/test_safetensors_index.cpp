@@ -47,7 +47,8 @@ std::string str(std::span<const uint8_t> b) {
   return std::string(reinterpret_cast<const char*>(b.data()), b.size());
 }
 
-const fs::path kHfLayout = fs::path(ILM_SOURCE_DIR) / "tests/reference/golden/hf_layout.safetensors";
+const fs::path kHfLayout =
+    fs::path(ILM_SOURCE_DIR) / "tests/reference/golden/hf_layout.safetensors";
 
 void expect_has(const std::string& text, const std::string& part) {
   EXPECT_NE(text.find(part), std::string::npos) << "'" << part << "' not in:\n" << text;
@@ -58,8 +59,8 @@ TEST(SafetensorsHfLayout, ReadsEveryDTypeWithKnownValues) {
   SafetensorsFile f = SafetensorsFile::open(kHfLayout);
   EXPECT_EQ(f.metadata().at("format"), "pt");
   // The Rust writer's order: widest dtype first, then by name; the reader lists data order.
-  EXPECT_EQ(f.names(), (std::vector<std::string>{"i64", "f64", "empty", "f32", "i32", "bf16",
-                                                 "f16", "i16", "i8", "u8", "bool"}));
+  EXPECT_EQ(f.names(), (std::vector<std::string>{"i64", "f64", "empty", "f32", "i32", "bf16", "f16",
+                                                 "i16", "i8", "u8", "bool"}));
   EXPECT_EQ(values_of<float>(f.load("f64", DType::f32)), (std::vector<float>{1.5f, -2.25f}));
   EXPECT_EQ(values_of<float>(f.view_f32("f32")), (std::vector<float>{0, 1, 2, 3, 4, 5}));
   EXPECT_EQ(f.info("f32").shape, Shape({2, 3}));
@@ -129,9 +130,13 @@ TEST(SafetensorsEntries, EveryDTypeRoundTripsItsBytes) {
 
   SafetensorsFile f = SafetensorsFile::open(dir.path / "all.safetensors");
   EXPECT_EQ(f.metadata().at("k"), "v");
-  for (const auto& [name, t] : std::vector<std::pair<std::string, Tensor>>{
-           {"f32", f32}, {"bf16", bf16}, {"f16", f16}, {"i32", i32}, {"u16", u16},
-           {"u32", u32}, {"u8", u8}}) {
+  for (const auto& [name, t] : std::vector<std::pair<std::string, Tensor>>{{"f32", f32},
+                                                                           {"bf16", bf16},
+                                                                           {"f16", f16},
+                                                                           {"i32", i32},
+                                                                           {"u16", u16},
+                                                                           {"u32", u32},
+                                                                           {"u8", u8}}) {
     SCOPED_TRACE(name);
     EXPECT_EQ(f.info(name).shape, t.shape());
     EXPECT_EQ(f.info(name).file_dtype, ilm::dtype_name(t.dtype()));
@@ -157,12 +162,18 @@ TEST(SafetensorsEntries, WriterRefusesBadEntriesNamingThem) {
   const fs::path p = dir.path / "bad.safetensors";
   uint8_t bytes[6] = {};
   ilm::SafetensorsWriter w(p);
-  expect_has(error_of([&] { w.add({"w", "F32", Shape({2}), {bytes, 6}, {}}); }),
+  expect_has(error_of([&] {
+               w.add({"w", "F32", Shape({2}), {bytes, 6}, {}});
+             }),
              "tensor 'w': 6 bytes given, but F32 [2] needs 8");
-  expect_has(error_of([&] { w.add({"q", "Q4", Shape({2}), {bytes, 2}, {}}); }),
+  expect_has(error_of([&] {
+               w.add({"q", "Q4", Shape({2}), {bytes, 2}, {}});
+             }),
              "tensor 'q': unknown dtype 'Q4'");
   w.add({"ok", "I16", Shape({3}), {bytes, 6}, {}});
-  expect_has(error_of([&] { w.add({"ok", "U8", Shape({1}), {bytes, 1}, {}}); }),
+  expect_has(error_of([&] {
+               w.add({"ok", "U8", Shape({1}), {bytes, 1}, {}});
+             }),
              "duplicate tensor name 'ok'");
   EXPECT_EQ(w.data_bytes(), 6u);
   EXPECT_FALSE(fs::exists(p));
@@ -237,11 +248,11 @@ TEST(SafetensorsViews, EveryTruncationIsRefused) {
 }
 
 std::vector<std::pair<std::string, Tensor>> five_tensors() {
-  return {{"emb", make<float>({4}, {1, 2, 3, 4}, DType::f32)},         // 16 bytes
-          {"l0.w", make<float>({2}, {5, 6}, DType::f32)},              // 8
+  return {{"emb", make<float>({4}, {1, 2, 3, 4}, DType::f32)},              // 16 bytes
+          {"l0.w", make<float>({2}, {5, 6}, DType::f32)},                   // 8
           {"big", make<float>({8}, {0, 1, 2, 3, 4, 5, 6, 7}, DType::f32)},  // 32: over the limit
-          {"l1.w", make<uint16_t>({4}, {1, 2, 3, 4}, DType::bf16)},    // 8
-          {"head", make<float>({1}, {9}, DType::f32)}};                // 4
+          {"l1.w", make<uint16_t>({4}, {1, 2, 3, 4}, DType::bf16)},         // 8
+          {"head", make<float>({1}, {9}, DType::f32)}};                     // 4
 }
 
 TEST(SafetensorsShards, ShardsLikeSavePretrainedAndReadsBack) {
@@ -310,27 +321,34 @@ TEST(SafetensorsShards, IndexErrorsNameTheTensor) {
     ilm::write_file_atomic(index, j.dump(2));
     return error_of([&] { SafetensorsIndex::open(dir.path); });
   };
-  std::string e = with([](auto& j) { j["weight_map"]["emb"] = "model-00009-of-00009.safetensors"; });
-  expect_has(e, index.string() + ": tensor 'emb' maps to shard 'model-00009-of-00009.safetensors', "
-                "which does not exist");
+  std::string e =
+      with([](auto& j) { j["weight_map"]["emb"] = "model-00009-of-00009.safetensors"; });
+  expect_has(e, index.string() +
+                    ": tensor 'emb' maps to shard 'model-00009-of-00009.safetensors', "
+                    "which does not exist");
   e = with([](auto& j) { j["weight_map"]["ghost"] = "model-00001-of-00003.safetensors"; });
-  expect_has(e, "tensor 'ghost' maps to shard model-00001-of-00003.safetensors, which does not hold it");
+  expect_has(
+      e, "tensor 'ghost' maps to shard model-00001-of-00003.safetensors, which does not hold it");
   e = with([](auto& j) { j["weight_map"].erase("head"); });
-  expect_has(e, "tensor 'head' is in shard model-00003-of-00003.safetensors but not in the weight_map");
+  expect_has(
+      e, "tensor 'head' is in shard model-00003-of-00003.safetensors but not in the weight_map");
   e = with([](auto& j) { j["weight_map"]["head"] = "model-00001-of-00003.safetensors"; });
-  expect_has(e, "tensor 'head' is in shard model-00003-of-00003.safetensors, but the weight_map says "
-                "model-00001-of-00003.safetensors");
+  expect_has(e,
+             "tensor 'head' is in shard model-00003-of-00003.safetensors, but the weight_map says "
+             "model-00001-of-00003.safetensors");
   e = with([](auto& j) { j["weight_map"]["emb"] = "../x.safetensors"; });
   expect_has(e, "tensor 'emb' maps to '../x.safetensors', expected a file name beside the index");
   e = with([](auto& j) { j.erase("weight_map"); });
   expect_has(e, "missing \"weight_map\"");
   ilm::write_file_atomic(index, "{\"weight_map\": ");
-  expect_has(error_of([&] { SafetensorsIndex::open(dir.path); }), index.string() + ": not valid JSON");
+  expect_has(error_of([&] { SafetensorsIndex::open(dir.path); }),
+             index.string() + ": not valid JSON");
 
   // The same tensor in two shards.
   ilm::write_file_atomic(index, good.dump(2));
   ilm::save_safetensors(dir.path / "model-00003-of-00003.safetensors",
-                        {{"l1.w", five_tensors()[3].second}, {"head", five_tensors()[4].second},
+                        {{"l1.w", five_tensors()[3].second},
+                         {"head", five_tensors()[4].second},
                          {"emb", five_tensors()[0].second}});
   expect_has(error_of([&] { SafetensorsIndex::open(dir.path); }),
              "tensor 'emb' is in two shards, model-00002-of-00003.safetensors and "
@@ -392,7 +410,8 @@ TEST(ExpectTensors, LoadsWhatMatchesAndListsEveryProblem) {
 
   // A wholly wrong checkpoint: the first 20 problems, then a count.
   std::vector<ilm::ExpectedTensor> many;
-  for (int i = 0; i < 30; ++i) many.push_back({std::string("w").append(std::to_string(i)), Shape({1}), DType::f32});
+  for (int i = 0; i < 30; ++i)
+    many.push_back({std::string("w").append(std::to_string(i)), Shape({1}), DType::f32});
   e = error_of([&] { ilm::load_expected(x, many, opt); });
   expect_has(e, ": 33 problems loading weights: missing: 'w0' (expected F32 [1]); ");
   expect_has(e, "missing: 'w19' (expected F32 [1]); and 13 more");

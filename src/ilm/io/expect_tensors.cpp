@@ -46,8 +46,8 @@ std::map<std::string, Tensor> load_expected(const SafetensorsIndex& source,
     if (!wanted.insert(e.name).second)
       fail("load_expected: '{}' is expected twice (a bug in the model's tensor list)", e.name);
     if (!source.has(e.name)) {
-      problems.push_back(fmt::format("missing: '{}' (expected {} {})", e.name,
-                                     dtype_name(e.dtype), e.shape.to_string()));
+      problems.push_back(fmt::format("missing: '{}' (expected {} {})", e.name, dtype_name(e.dtype),
+                                     e.shape.to_string()));
       continue;
     }
     const TensorInfo& t = source.info(e.name);
@@ -55,11 +55,11 @@ std::map<std::string, Tensor> load_expected(const SafetensorsIndex& source,
       problems.push_back(fmt::format("shape mismatch: '{}' expected {}, found {}", e.name,
                                      e.shape.to_string(), t.shape.to_string()));
     const std::string want(dtype_name(e.dtype));
-    const bool convertible = options.convert_floats && is_float_name(t.file_dtype) &&
-                             is_float_name(want);
+    const bool convertible =
+        options.convert_floats && is_float_name(t.file_dtype) && is_float_name(want);
     if (t.file_dtype != want && !convertible)
-      problems.push_back(fmt::format("dtype mismatch: '{}' expected {}, found {}", e.name, want,
-                                     t.file_dtype));
+      problems.push_back(
+          fmt::format("dtype mismatch: '{}' expected {}, found {}", e.name, want, t.file_dtype));
   }
   for (const std::string& name : source.names()) {
     if (wanted.count(name)) continue;

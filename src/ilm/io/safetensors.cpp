@@ -277,8 +277,7 @@ SafetensorsEntry SafetensorsEntry::of(std::string name, const Tensor& t) {
 SafetensorsWriter::SafetensorsWriter(fs::path path) : path_(std::move(path)) {}
 
 void SafetensorsWriter::add(std::string name, const Tensor& t) {
-  if (!t.defined())
-    fail("{}: tensor '{}' is undefined (holds no data)", path_.string(), name);
+  if (!t.defined()) fail("{}: tensor '{}' is undefined (holds no data)", path_.string(), name);
   add(SafetensorsEntry::of(std::move(name), t));
 }
 
@@ -458,9 +457,10 @@ SafetensorsEntry SafetensorsFile::entry(const std::string& name) const {
 Tensor SafetensorsFile::view_f32(const std::string& name) const {
   const TensorInfo& t = info(name);
   if (t.file_dtype != "F32")
-    fail("{}: tensor '{}' is stored as {}, not F32, so it cannot be viewed as f32; load it "
-         "converted instead",
-         path_.string(), name, t.file_dtype);
+    fail(
+        "{}: tensor '{}' is stored as {}, not F32, so it cannot be viewed as f32; load it "
+        "converted instead",
+        path_.string(), name, t.file_dtype);
   return get(name, DType::f32);
 }
 

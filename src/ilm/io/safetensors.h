@@ -69,7 +69,9 @@ class SafetensorsWriter {
   // and its byte count match its shape. Errors name the file and the tensor.
   void add(std::string name, const Tensor& t);
   void add(SafetensorsEntry entry);
-  void set_metadata(std::map<std::string, std::string> metadata) { metadata_ = std::move(metadata); }
+  void set_metadata(std::map<std::string, std::string> metadata) {
+    metadata_ = std::move(metadata);
+  }
 
   uint64_t data_bytes() const { return data_bytes_; }
   const std::vector<SafetensorsEntry>& entries() const { return entries_; }
@@ -99,7 +101,7 @@ class SafetensorsFile {
   static SafetensorsFile open(const std::filesystem::path& path);
 
   const std::vector<TensorInfo>& tensors() const { return tensors_; }  // by data offset
-  std::vector<std::string> names() const;                             // by data offset
+  std::vector<std::string> names() const;                              // by data offset
   bool has(const std::string& name) const { return index_.count(name) != 0; }
   // Throws naming the tensor and the file when there is no such tensor.
   const TensorInfo& info(const std::string& name) const;

@@ -37,7 +37,8 @@ SafetensorsIndex SafetensorsIndex::of(SafetensorsFile file) {
 SafetensorsIndex SafetensorsIndex::open(const fs::path& path) {
   if (fs::is_directory(path)) {
     if (fs::exists(path / kSafetensorsIndexName)) return open(path / kSafetensorsIndexName);
-    if (fs::exists(path / kSafetensorsSingleName)) return of(SafetensorsFile::open(path / kSafetensorsSingleName));
+    if (fs::exists(path / kSafetensorsSingleName))
+      return of(SafetensorsFile::open(path / kSafetensorsSingleName));
     fail("{}: no {} and no {} in this folder", path.string(), kSafetensorsIndexName,
          kSafetensorsSingleName);
   }
@@ -49,14 +50,15 @@ SafetensorsIndex SafetensorsIndex::open(const fs::path& path) {
     } catch (const json::exception& e) {
       fail("{}: not valid JSON: {}", file, e.what());
     }
-    if (!j.is_object()) fail("{}: a JSON {}, expected an object with \"weight_map\"", file, j.type_name());
+    if (!j.is_object())
+      fail("{}: a JSON {}, expected an object with \"weight_map\"", file, j.type_name());
     auto wm = j.find("weight_map");
     if (wm == j.end() || !wm->is_object())
       fail("{}: missing \"weight_map\" object (tensor name -> shard file)", file);
     SafetensorsIndex x;
     x.path_ = path;
     std::map<std::string, size_t> shard_of_file;  // shard file name -> index in shards_
-    std::map<std::string, std::string> mapped;     // tensor -> shard file (sorted, as stored)
+    std::map<std::string, std::string> mapped;    // tensor -> shard file (sorted, as stored)
     for (const auto& [tensor, shard] : wm->items()) {
       if (!shard.is_string())
         fail("{}: weight_map entry '{}' is {}, expected a shard file name", file, tensor,
@@ -70,8 +72,8 @@ SafetensorsIndex SafetensorsIndex::open(const fs::path& path) {
       if (shard_of_file.emplace(name, 0).second) {
         const fs::path shard_path = path.parent_path() / name;
         if (!fs::exists(shard_path))
-          fail("{}: tensor '{}' maps to shard '{}', which does not exist ({})", file, tensor,
-               name, shard_path.string());
+          fail("{}: tensor '{}' maps to shard '{}', which does not exist ({})", file, tensor, name,
+               shard_path.string());
       }
     }
     // Shards in file-name order: model-00001-of-... first.
@@ -134,10 +136,9 @@ std::string safetensors_shard_name(size_t index, size_t count) {
   return fmt::format("model-{:05d}-of-{:05d}.safetensors", index + 1, count);
 }
 
-std::vector<fs::path> write_safetensors_sharded(const fs::path& folder,
-                                                const std::vector<SafetensorsEntry>& entries,
-                                                uint64_t max_shard_bytes,
-                                                const std::map<std::string, std::string>& metadata) {
+std::vector<fs::path> write_safetensors_sharded(
+    const fs::path& folder, const std::vector<SafetensorsEntry>& entries, uint64_t max_shard_bytes,
+    const std::map<std::string, std::string>& metadata) {
   ILM_CHECK(max_shard_bytes > 0, "{}: max_shard_bytes must be positive", folder.string());
   // Greedy, in the order given, as huggingface_hub's split_torch_state_dict_into_shards does:
   // a tensor over the limit becomes a shard of its own at once (before the shard being
@@ -198,8 +199,8 @@ std::vector<fs::path> write_safetensors_sharded(const fs::path& folder,
   std::set<fs::path> keep(written.begin(), written.end());
   for (const auto& e : fs::directory_iterator(folder)) {
     const std::string n = e.path().filename().string();
-    const bool ours = std::regex_match(n, kShard) || n == kSafetensorsIndexName ||
-                      n == kSafetensorsSingleName;
+    const bool ours =
+        std::regex_match(n, kShard) || n == kSafetensorsIndexName || n == kSafetensorsSingleName;
     if (ours && !keep.count(e.path())) fs::remove(e.path());
   }
   return written;

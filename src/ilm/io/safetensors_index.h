@@ -46,7 +46,9 @@ class SafetensorsIndex {
   }
   Tensor load(const std::string& name, DType want) const { return file_of(name).load(name, want); }
   Tensor view_f32(const std::string& name) const { return file_of(name).view_f32(name); }
-  std::span<const uint8_t> bytes(const std::string& name) const { return file_of(name).bytes(name); }
+  std::span<const uint8_t> bytes(const std::string& name) const {
+    return file_of(name).bytes(name);
+  }
   SafetensorsEntry entry(const std::string& name) const { return file_of(name).entry(name); }
   std::vector<SafetensorsEntry> entries() const;  // all, in names() order
 
