@@ -36,9 +36,10 @@ SafetensorsIndex SafetensorsIndex::of(SafetensorsFile file) {
 
 SafetensorsIndex SafetensorsIndex::open(const fs::path& path) {
   if (fs::is_directory(path)) {
-    if (fs::exists(path / kSafetensorsIndexName)) return open(path / kSafetensorsIndexName);
+    // As transformers looks: the single file first, then the index.
     if (fs::exists(path / kSafetensorsSingleName))
       return of(SafetensorsFile::open(path / kSafetensorsSingleName));
+    if (fs::exists(path / kSafetensorsIndexName)) return open(path / kSafetensorsIndexName);
     fail("{}: no {} and no {} in this folder", path.string(), kSafetensorsIndexName,
          kSafetensorsSingleName);
   }

@@ -25,11 +25,11 @@ inline constexpr const char* kSafetensorsSingleName = "model.safetensors";
 
 class SafetensorsIndex {
  public:
-  // `path` is a folder (its model.safetensors.index.json, else its model.safetensors), an index
-  // .json file, or a single .safetensors file. Every shard is opened and validated up front;
-  // errors name the index and the tensor: a shard the index names that does not exist, a
-  // tensor the index maps to a shard that lacks it, a tensor stored in a shard the index does
-  // not map it to, or found in two shards.
+  // `path` is a folder (its model.safetensors, else its model.safetensors.index.json, the order
+  // transformers looks in), an index .json file, or a single .safetensors file. Every shard is
+  // opened and validated up front; errors name the index and the tensor: a shard the index names
+  // that does not exist, a tensor the index maps to a shard that lacks it, a tensor stored in a
+  // shard the index does not map it to, or found in two shards.
   static SafetensorsIndex open(const std::filesystem::path& path);
   static SafetensorsIndex of(SafetensorsFile file);
 
