@@ -8,7 +8,7 @@ set -euo pipefail
 src="$ILM_SOURCE_DIR"
 out="${ILM_ASAN_BUILD_DIR:-$src/build-asan}"
 cmake -S "$src" -B "$out" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DILM_SANITIZE=ON -DILM_BENCH=OFF >/dev/null
-tests=(test_safetensors test_shard test_tokenizer test_loader test_text_dataset test_train test_ops_grad
+tests=(test_safetensors test_safetensors_index test_shard test_tokenizer test_loader test_text_dataset test_train test_ops_grad
   test_generate test_bpe test_tiktoken test_bpe_trainer test_wordpiece test_sentencepiece
   test_hf_tokenizer test_chat_template test_example_set test_supervised)
 cmake --build "$out" -j "$(nproc)" --target "${tests[@]}"

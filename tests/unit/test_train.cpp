@@ -6,6 +6,8 @@
 #include <filesystem>
 
 #include "ilm/io/file.h"
+#include "ilm/io/safetensors.h"
+#include "ilm/io/safetensors_index.h"
 #include "ilm/train/checkpoint.h"
 #include "ilm/train/config.h"
 #include "ilm/train/optim.h"
@@ -129,6 +131,37 @@ TEST(Checkpoint, RoundTripIsExact) {
   std::string e = error_of([&] { load_checkpoint(latest_checkpoint(dir), c, nullptr, nullptr); });
   EXPECT_NE(e.find("wte.weight"), std::string::npos) << e;
   EXPECT_NE(e.find("model.safetensors"), std::string::npos) << e;
+}
+
+// Weights as a Hugging Face folder may hold them: "transformer." prefix, BF16, the attn.bias
+// buffers, sharded with an index. They load rounded to bf16; a missing tensor is named.
+TEST(Checkpoint, LoadsGpt2FromAShardedBf16Folder) {
+  TempDir tmp;
+  GPT a(tiny());
+  a.init_weights(5);
+  save_gpt2_safetensors(tmp.path / "f32.safetensors", a);
+  SafetensorsFile f32 = SafetensorsFile::open(tmp.path / "f32.safetensors");
+  std::vector<std::pair<std::string, Tensor>> hf;
+  for (const std::string& n : f32.names())
+    hf.emplace_back(fmt::format("transformer.{}", n), f32.load(n, DType::bf16));
+  hf.emplace_back("transformer.h.0.attn.bias", Tensor::zeros(Shape({1, 1, 8, 8}), DType::f32));
+  const fs::path folder = tmp.path / "hf";
+  auto files = write_safetensors_sharded(folder, hf, 1024);
+  ASSERT_GT(files.size(), 2u);  // several shards and the index
+
+  GPT b(tiny());
+  load_gpt2_safetensors(folder, b);
+  const float* va = a.params().values();
+  const float* vb = b.params().values();
+  for (int64_t i = 0; i < a.params().numel(); ++i)
+    ASSERT_EQ(vb[i], bf16_to_f32(f32_to_bf16(va[i]))) << i;
+
+  hf.erase(hf.begin());  // the first tensor, gone from the folder
+  const std::string first = fmt::format("transformer.{}", f32.names().front());
+  write_safetensors_sharded(folder, hf, 1024);
+  std::string e = error_of([&] { load_gpt2_safetensors(folder, b); });
+  EXPECT_NE(e.find(fmt::format("missing: '{}'", first)), std::string::npos) << e;
+  EXPECT_NE(e.find("model.safetensors.index.json"), std::string::npos) << e;
 }
 
 TEST(Config, ErrorsNameTheKey) {

@@ -260,47 +260,99 @@ TensorInfo parse_entry(const std::string& file, const std::string& name, const j
 
 }  // namespace
 
-void save_safetensors(const fs::path& path,
-                      const std::vector<std::pair<std::string, Tensor>>& tensors,
-                      const std::map<std::string, std::string>& metadata) {
-  const std::string file = path.string();
+size_t safetensors_dtype_size(std::string_view dtype) {
+  const StoredType* st = find_stored_type(dtype);
+  if (!st) fail("unknown safetensors dtype '{}' (expected one of {})", dtype, stored_type_names());
+  return st->size;
+}
+
+SafetensorsEntry SafetensorsEntry::of(std::string name, const Tensor& t) {
+  SafetensorsEntry e{std::move(name), std::string(dtype_name(t.dtype())), t.shape(), {}, {}};
+  if (!t.defined()) return e;  // the writer refuses it, naming the tensor
+  e.bytes = {static_cast<const uint8_t*>(t.raw()), t.nbytes()};
+  e.keep_alive = std::make_shared<Tensor>(t);  // a handle keeps the tensor's buffer alive
+  return e;
+}
+
+SafetensorsWriter::SafetensorsWriter(fs::path path) : path_(std::move(path)) {}
+
+void SafetensorsWriter::add(std::string name, const Tensor& t) {
+  if (!t.defined()) fail("{}: tensor '{}' is undefined (holds no data)", path_.string(), name);
+  add(SafetensorsEntry::of(std::move(name), t));
+}
+
+void SafetensorsWriter::add(SafetensorsEntry e) {
+  const std::string file = path_.string();
+  if (e.name.empty()) fail("{}: tensor #{} has an empty name", file, entries_.size());
+  if (e.name == "__metadata__")
+    fail("{}: tensor #{} is named '__metadata__', which the format reserves", file,
+         entries_.size());
+  for (const SafetensorsEntry& other : entries_)
+    if (other.name == e.name) fail("{}: duplicate tensor name '{}'", file, e.name);
+  const StoredType* st = find_stored_type(e.dtype);
+  if (!st)
+    fail("{}: tensor '{}': unknown dtype '{}' (expected one of {})", file, e.name, e.dtype,
+         stored_type_names());
+  const uint64_t want = uint64_t(e.shape.numel()) * st->size;
+  if (e.bytes.size() != want)
+    fail("{}: tensor '{}': {} bytes given, but {} {} needs {}", file, e.name, e.bytes.size(),
+         e.dtype, e.shape.to_string(), want);
+  data_bytes_ += want;
+  entries_.push_back(std::move(e));
+}
+
+std::string SafetensorsWriter::header() const {
   // Key order as Hugging Face writes it: __metadata__ first, then per tensor dtype, shape,
   // data_offsets. Readers do not depend on it; it keeps our files byte-comparable to theirs.
   nlohmann::ordered_json header = nlohmann::ordered_json::object();
-  if (!metadata.empty()) {
+  if (!metadata_.empty()) {
     auto& m = header["__metadata__"] = nlohmann::ordered_json::object();
-    for (const auto& [k, v] : metadata) m[k] = v;
+    for (const auto& [k, v] : metadata_) m[k] = v;
   }
-  std::set<std::string_view> seen;
   uint64_t offset = 0;
-  for (size_t i = 0; i < tensors.size(); ++i) {
-    const auto& [name, t] = tensors[i];
-    if (name.empty()) fail("{}: tensor #{} has an empty name", file, i);
-    if (name == "__metadata__")
-      fail("{}: tensor #{} is named '__metadata__', which the format reserves", file, i);
-    if (!seen.insert(name).second) fail("{}: duplicate tensor name '{}'", file, name);
-    if (!t.defined()) fail("{}: tensor '{}' is undefined (holds no data)", file, name);
-    auto& e = header[name];
-    e["dtype"] = dtype_name(t.dtype());
-    e["shape"] = t.shape().to_vector();
-    e["data_offsets"] = {offset, offset + t.nbytes()};
-    offset += t.nbytes();
+  for (const SafetensorsEntry& e : entries_) {
+    auto& j = header[e.name];
+    j["dtype"] = e.dtype;
+    j["shape"] = e.shape.to_vector();
+    j["data_offsets"] = {offset, offset + e.bytes.size()};
+    offset += e.bytes.size();
   }
   std::string text;
   try {
     text = header.dump();
   } catch (const nlohmann::json::exception& e) {
-    fail("{}: a tensor name or metadata string is not valid UTF-8: {}", file, e.what());
+    fail("{}: a tensor name or metadata string is not valid UTF-8: {}", path_.string(), e.what());
   }
   text.append((8 - text.size() % 8) % 8, ' ');  // data starts at 8 + N, a multiple of 8
+  return text;
+}
 
-  AtomicWriter w(path);
+void SafetensorsWriter::write() const {
+  const std::string text = header();
+  AtomicWriter w(path_);
   uint64_t n = text.size();
   w.write(&n, 8);
   w.write(text);
-  for (const auto& [name, t] : tensors)
-    if (t.nbytes() > 0) w.write(t.raw(), t.nbytes());
+  for (const SafetensorsEntry& e : entries_)
+    if (!e.bytes.empty()) w.write(e.bytes.data(), e.bytes.size());
   w.commit();
+}
+
+void save_safetensors(const fs::path& path,
+                      const std::vector<std::pair<std::string, Tensor>>& tensors,
+                      const std::map<std::string, std::string>& metadata) {
+  SafetensorsWriter w(path);
+  for (const auto& [name, t] : tensors) w.add(name, t);
+  w.set_metadata(metadata);
+  w.write();
+}
+
+void save_safetensors(const fs::path& path, const std::vector<SafetensorsEntry>& entries,
+                      const std::map<std::string, std::string>& metadata) {
+  SafetensorsWriter w(path);
+  for (const SafetensorsEntry& e : entries) w.add(e);
+  w.set_metadata(metadata);
+  w.write();
 }
 
 SafetensorsFile SafetensorsFile::open(const fs::path& path) {
@@ -383,6 +435,33 @@ const TensorInfo& SafetensorsFile::info(const std::string& name) const {
 
 const uint8_t* SafetensorsFile::bytes_of(const TensorInfo& t) const {
   return map_->data() + data_start_ + t.begin;
+}
+
+std::vector<std::string> SafetensorsFile::names() const {
+  std::vector<std::string> out;
+  out.reserve(tensors_.size());
+  for (const TensorInfo& t : tensors_) out.push_back(t.name);
+  return out;
+}
+
+std::span<const uint8_t> SafetensorsFile::bytes(const std::string& name) const {
+  const TensorInfo& t = info(name);
+  return {bytes_of(t), t.end - t.begin};
+}
+
+SafetensorsEntry SafetensorsFile::entry(const std::string& name) const {
+  const TensorInfo& t = info(name);
+  return {t.name, t.file_dtype, t.shape, bytes(name), map_};
+}
+
+Tensor SafetensorsFile::view_f32(const std::string& name) const {
+  const TensorInfo& t = info(name);
+  if (t.file_dtype != "F32")
+    fail(
+        "{}: tensor '{}' is stored as {}, not F32, so it cannot be viewed as f32; load it "
+        "converted instead",
+        path_.string(), name, t.file_dtype);
+  return get(name, DType::f32);
 }
 
 Tensor SafetensorsFile::get(const std::string& name) const {

@@ -11,7 +11,9 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -35,12 +37,61 @@ struct TensorInfo {
   std::string file_dtype;     // as the header names it: "BF16", "I64", ...
 };
 
-// Writes atomically (AtomicWriter): a failed save leaves no file and no temporary behind.
-// Tensors are stored in the order given, back to back; the header is padded with spaces so
-// that the data section starts 8-byte aligned, as the Hugging Face writer does. Names must be
-// unique, non-empty and not "__metadata__"; the error names the offending one.
+// Bytes per element of a dtype as the header spells it ("F32", "I64", "BOOL", ...); throws
+// naming the dtype and the known ones when there is no such dtype.
+size_t safetensors_dtype_size(std::string_view dtype);
+
+// One tensor as stored: the header's dtype spelling, the shape and the little-endian bytes.
+// The writer takes these, and a reader hands them back (bytes inside its map), so a tensor of
+// any dtype, also one ilm has no DType for (I64, F64, BOOL, ...), copies across unchanged.
+struct SafetensorsEntry {
+  std::string name;
+  std::string dtype;
+  Shape shape;
+  std::span<const uint8_t> bytes;
+  std::shared_ptr<const void> keep_alive;  // owns `bytes` (a Tensor's buffer, a file's map)
+
+  static SafetensorsEntry of(std::string name, const Tensor& t);
+};
+
+// Writes one safetensors file: declare tensors with add(), then write() computes the header
+// from the declarations and streams each tensor's bytes from where they lie (no staging copy),
+// atomically (AtomicWriter): a failed write leaves the previous file, or none, and no
+// temporary. Tensors are stored in the order added, back to back; the header is compact JSON,
+// "__metadata__" first, then per tensor dtype, shape, data_offsets, padded with spaces so the
+// data section starts 8-byte aligned: a file Hugging Face's writer produced, read and written
+// again in its data order, comes out byte-identical.
+class SafetensorsWriter {
+ public:
+  explicit SafetensorsWriter(std::filesystem::path path);
+
+  // Names must be unique, non-empty and not "__metadata__"; a raw entry's dtype must be known
+  // and its byte count match its shape. Errors name the file and the tensor.
+  void add(std::string name, const Tensor& t);
+  void add(SafetensorsEntry entry);
+  void set_metadata(std::map<std::string, std::string> metadata) {
+    metadata_ = std::move(metadata);
+  }
+
+  uint64_t data_bytes() const { return data_bytes_; }
+  const std::vector<SafetensorsEntry>& entries() const { return entries_; }
+  // The header bytes write() puts after the 8-byte length, padding included.
+  std::string header() const;
+  void write() const;
+
+ private:
+  std::filesystem::path path_;
+  std::vector<SafetensorsEntry> entries_;
+  std::map<std::string, std::string> metadata_;
+  uint64_t data_bytes_ = 0;
+};
+
+// SafetensorsWriter in one call, tensors in the order given.
 void save_safetensors(const std::filesystem::path& path,
                       const std::vector<std::pair<std::string, Tensor>>& tensors,
+                      const std::map<std::string, std::string>& metadata = {});
+void save_safetensors(const std::filesystem::path& path,
+                      const std::vector<SafetensorsEntry>& entries,
                       const std::map<std::string, std::string>& metadata = {});
 
 class SafetensorsFile {
@@ -50,6 +101,7 @@ class SafetensorsFile {
   static SafetensorsFile open(const std::filesystem::path& path);
 
   const std::vector<TensorInfo>& tensors() const { return tensors_; }  // by data offset
+  std::vector<std::string> names() const;                              // by data offset
   bool has(const std::string& name) const { return index_.count(name) != 0; }
   // Throws naming the tensor and the file when there is no such tensor.
   const TensorInfo& info(const std::string& name) const;
@@ -64,8 +116,19 @@ class SafetensorsFile {
   // With `expect_shape`, a different stored shape is an error naming both shapes.
   Tensor get(const std::string& name, DType dtype, const Shape* expect_shape = nullptr) const;
 
+  // The tensor as `want` (F32/BF16/F16 convert both ways), with the same rules as get().
+  Tensor load(const std::string& name, DType want) const { return get(name, want); }
+  // A stored F32 tensor as a zero-copy, read-only view of the map (copied only when a foreign
+  // writer left it unaligned). Any other stored dtype is an error naming the tensor: use load().
+  Tensor view_f32(const std::string& name) const;
+  // The stored bytes, inside the map (valid while this file or an entry of it lives).
+  std::span<const uint8_t> bytes(const std::string& name) const;
+  // The tensor as stored, for writing it elsewhere unchanged; keeps the map alive.
+  SafetensorsEntry entry(const std::string& name) const;
+
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
   const std::filesystem::path& path() const { return path_; }
+  const std::shared_ptr<MappedFile>& map() const { return map_; }
 
  private:
   SafetensorsFile() = default;

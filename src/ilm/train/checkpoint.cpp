@@ -6,7 +6,9 @@
 #include <cstring>
 
 #include "ilm/io/file.h"
+#include "ilm/io/expect_tensors.h"
 #include "ilm/io/safetensors.h"
+#include "ilm/io/safetensors_index.h"
 
 namespace fs = std::filesystem;
 
@@ -24,14 +26,6 @@ void transpose(float* dst, const float* src, int64_t R, int64_t C) {
 #pragma omp parallel for schedule(static)
   for (int64_t c = 0; c < C; ++c)
     for (int64_t r = 0; r < R; ++r) dst[c * R + r] = src[r * C + c];
-}
-
-bool ignorable(const std::string& name) {
-  auto ends = [&](const char* s) {
-    size_t n = std::strlen(s);
-    return name.size() >= n && name.compare(name.size() - n, n, s) == 0;
-  };
-  return ends("attn.bias") || ends("attn.masked_bias") || name == "lm_head.weight";
 }
 
 std::string step_dir_name(int64_t step) { return fmt::format("step_{:08d}", step); }
@@ -63,29 +57,33 @@ void save_gpt2_safetensors(const fs::path& file, const GPT& model) {
 }
 
 void load_gpt2_safetensors(const fs::path& file, GPT& model) {
-  SafetensorsFile st = SafetensorsFile::open(file);
+  SafetensorsIndex st = SafetensorsIndex::open(file);
   std::string prefix;
-  if (!st.has("wte.weight") && st.has("transformer.wte.weight")) prefix = "transformer.";
-  std::vector<bool> used(st.tensors().size(), false);
+  // Hugging Face's GPT2LMHeadModel names its weights "transformer.<ilm name>".
+  if (!st.has("wte.weight"))
+    for (const std::string& n : st.names())
+      if (n.rfind("transformer.", 0) == 0) prefix = "transformer.";
+  std::vector<ExpectedTensor> expected;
+  for (const Param& p : model.params().params())
+    expected.push_back({prefix + p.name, hf_shape(p), DType::f32});
+  // GPT-2's causal-mask buffers, and the LM head tied to wte.
+  ExpectOptions options;
+  options.ignore = {"*attn.bias", "*attn.masked_bias", "lm_head.weight"};
+  std::map<std::string, Tensor> loaded;
+  try {
+    loaded = load_expected(st, expected, options);
+  } catch (const Error& e) {
+    fail("{} (the model: n_layer={}, bias={})", e.what(), model.config().n_layer,
+         model.config().bias);
+  }
   for (Param& p : model.params().params()) {
-    std::string name = prefix + p.name;
-    if (!st.has(name))
-      fail("{}: missing tensor '{}' (shape {}) that the model needs", file.string(), name,
-           hf_shape(p).to_string());
-    Shape want = hf_shape(p);
-    Tensor t = st.get(name, DType::f32, &want);
+    const Tensor& t = loaded.at(prefix + p.name);
     if (gpt2_is_conv1d_weight(p.name)) {
+      Shape want = hf_shape(p);
       transpose(p.var->value.f32(), t.f32(), want[0], want[1]);
     } else {
       std::memcpy(p.var->value.f32(), t.f32(), t.nbytes());
     }
-  }
-  for (const TensorInfo& ti : st.tensors()) {
-    std::string n = ti.name.substr(0, prefix.size()) == prefix ? ti.name.substr(prefix.size()) : ti.name;
-    if (!model.params().has(n) && !ignorable(n))
-      fail("{}: unexpected tensor '{}' (shape {}): the model (n_layer={}, bias={}) has no such parameter",
-           file.string(), ti.name, ti.shape.to_string(), model.config().n_layer,
-           model.config().bias);
   }
 }
 

@@ -31,7 +31,9 @@ struct TrainState {
 void save_gpt2_safetensors(const std::filesystem::path& file, const GPT& model);
 // Reads weights saved by save_gpt2_safetensors or by Hugging Face (with or without the
 // "transformer." prefix; the attn.bias/attn.masked_bias buffers and a tied lm_head.weight
-// are accepted and ignored). Missing, unexpected or mis-shaped tensors are errors naming them.
+// are accepted and ignored; BF16/F16 weights convert to f32). `file` may also be a folder
+// holding model.safetensors or a sharded model.safetensors.index.json. Missing, unexpected or
+// mis-shaped tensors are all listed in one error naming each (load_expected).
 void load_gpt2_safetensors(const std::filesystem::path& file, GPT& model);
 
 void save_checkpoint(const std::filesystem::path& run_dir, const GPT& model, const AdamW& opt,
