@@ -152,7 +152,7 @@ Var attention(Tape& tape, const Var& qkv, int n_head, bool causal) {
 }
 
 Var attention_gqa(Tape& tape, const Var& q, const Var& k, const Var& v, int n_head, int n_kv_head,
-                  bool causal, const Tensor* key_mask) {
+                  bool causal, const Tensor* key_mask, int window) {
   const Shape& qs = q->value.shape();
   const Shape& ks = k->value.shape();
   ILM_CHECK(qs.ndim() == 3, "[attention_gqa] q must be (B,T,NH*HS), got {}", qs.to_string());
@@ -186,7 +186,7 @@ Var attention_gqa(Tape& tape, const Var& q, const Var& k, const Var& v, int n_he
   cpu::attention_gqa_forward(out->value.f32(), att.defined() ? att.f32() : nullptr, q->value.f32(),
                              k->value.f32(), v->value.f32(),
                              mask.defined() ? mask.data<uint8_t>() : nullptr, B, T, n_head,
-                             n_kv_head, HS, causal);
+                             n_kv_head, HS, causal, window);
   tape.record("attention_gqa", out,
               [&tape, out, q, k, v, att, B, T, n_head, n_kv_head, HS, causal] {
                 cpu::attention_gqa_backward(gp(tape, q), gp(tape, k), gp(tape, v), out->grad.f32(),

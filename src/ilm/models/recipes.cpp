@@ -6,7 +6,7 @@
 
 #include "ilm/core/error.h"
 #include "ilm/io/file.h"
-#include "ilm/io/safetensors.h"
+#include "ilm/io/safetensors_index.h"
 #include "ilm/tokenizer/registry.h"
 
 namespace fs = std::filesystem;
@@ -607,44 +607,11 @@ HfModel load_hf_folder(const fs::path& folder) {
   }
   const TransformerConfig c = config_from_hf(r.config_json, cfg.string());
   r.model = std::make_unique<Transformer>(c);
-  // The weights: one file, or shards listed by the index.
-  std::vector<SafetensorsFile> files;
-  std::map<std::string, size_t> where;
-  std::vector<std::string> names;
-  auto add_file = [&](const fs::path& p) {
-    files.push_back(SafetensorsFile::open(p));
-    for (const TensorInfo& t : files.back().tensors()) {
-      if (where.count(t.name)) fail("{}: tensor {} is also in another shard", p.string(), t.name);
-      where[t.name] = files.size() - 1;
-      names.push_back(t.name);
-    }
-  };
-  const fs::path index = folder / "model.safetensors.index.json";
-  if (fs::exists(folder / "model.safetensors")) {
-    add_file(folder / "model.safetensors");
-  } else if (fs::exists(index)) {
-    json idx;
-    try {
-      idx = json::parse(read_file(index));
-    } catch (const json::exception& e) {
-      fail("{}: not valid JSON: {}", index.string(), e.what());
-    }
-    if (!idx.contains("weight_map") || !idx["weight_map"].is_object())
-      fail("{}: no 'weight_map' object", index.string());
-    std::set<std::string> shards;
-    for (const auto& [name, shard] : idx["weight_map"].items()) shards.insert(shard.get<std::string>());
-    for (const std::string& s : shards) {
-      if (!fs::exists(folder / s)) fail("{}: shard {} named by the index is missing", index.string(), s);
-      add_file(folder / s);
-    }
-  } else {
-    fail("{}: no model.safetensors or model.safetensors.index.json (ilm reads safetensors weights)",
-         folder.string());
-  }
-  load_hf_weights(*r.model, names, [&](const std::string& name) -> std::optional<Tensor> {
-    auto it = where.find(name);
-    if (it == where.end()) return std::nullopt;
-    return files[it->second].get(name, DType::f32);
+  // The weights: model.safetensors, or the shards its index lists.
+  const SafetensorsIndex weights = SafetensorsIndex::open(folder);
+  load_hf_weights(*r.model, weights.names(), [&](const std::string& name) -> std::optional<Tensor> {
+    if (!weights.has(name)) return std::nullopt;
+    return weights.get(name, DType::f32);
   });
   try {
     r.tokenizer = resolve_tokenizer(folder.string());
@@ -656,7 +623,6 @@ HfModel load_hf_folder(const fs::path& folder) {
 
 void save_hf_folder(const Transformer& model, const Tokenizer* tokenizer, const fs::path& folder,
                     int64_t max_shard_bytes) {
-  (void)max_shard_bytes;  // sharded writing: see docs/formats.md
   fs::create_directories(folder);
   const TransformerConfig& c = model.config();
   json cfg = hf_config_from(c);
@@ -664,7 +630,8 @@ void save_hf_folder(const Transformer& model, const Tokenizer* tokenizer, const 
     cfg["bos_token_id"] = *tokenizer->eot_id();
     cfg["eos_token_id"] = *tokenizer->eot_id();
   }
-  save_safetensors(folder / "model.safetensors", hf_state_dict(model), {{"format", "pt"}});
+  write_safetensors_sharded(folder, hf_state_dict(model), static_cast<uint64_t>(max_shard_bytes),
+                            {{"format", "pt"}});
   write_file_atomic(folder / "config.json", cfg.dump(2) + "\n");
   if (c.head == HeadKind::causal_lm) {
     json gen = {{"_from_model_config", true}};

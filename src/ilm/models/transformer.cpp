@@ -133,7 +133,7 @@ Var Transformer::attention_block(Tape& tape, const Var& x, const std::string& h,
     q = rope(tape, q, c.n_head, c.rope, 0);
     k = rope(tape, k, c.kv_heads(), c.rope, 0);
   }
-  Var a = attention_gqa(tape, q, k, v, c.n_head, c.kv_heads(), c.causal, mask);
+  Var a = attention_gqa(tape, q, k, v, c.n_head, c.kv_heads(), c.causal, mask, c.sliding_window);
   return lin(a, h + "attn.o");
 }
 
@@ -161,11 +161,9 @@ Var Transformer::hidden(Tape& tape, const Tensor& ids, bool training, Rng& rng,
   ILM_CHECK(ids.shape().ndim() == 2, "[{}] input ids must be (B,T), got {}", c.arch,
             ids.shape().to_string());
   const int64_t T = ids.shape()[1];
-  ILM_CHECK(T <= c.max_positions, "[{}] {} tokens exceed the context length {}", c.arch, T,
-            c.max_positions);
-  ILM_CHECK(c.sliding_window == 0 || T <= c.sliding_window,
-            "[{}] {} tokens exceed the sliding window {}: windowed attention is not implemented yet",
-            c.arch, T, c.sliding_window);
+  // Learned positions end at max_positions; RoPE goes on (with its scaling, if any).
+  ILM_CHECK(c.position != PositionKind::learned || T <= c.max_positions,
+            "[{}] {} tokens exceed the context length {}", c.arch, T, c.max_positions);
   const float p = training ? c.dropout : 0.0f;
   const ParamStore& ps = params_;
   Var x = embedding(tape, ids, ps.var("embed.weight"), ps.var_or_null("pos_embed.weight"));
@@ -232,12 +230,16 @@ Var Transformer::forward(Tape& tape, const Tensor& ids, bool training, Rng& rng,
   return x;
 }
 
-TransformerKVCache Transformer::make_cache() const {
+TransformerKVCache Transformer::make_cache(int capacity) const {
   const TransformerConfig& c = config_;
+  if (capacity <= 0) capacity = c.max_positions;
+  ILM_CHECK(c.position != PositionKind::learned || capacity <= c.max_positions,
+            "[{}] a cache of {} positions exceeds the learned positions {}", c.arch, capacity,
+            c.max_positions);
   TransformerKVCache cache;
   const int64_t KC = int64_t(c.kv_heads()) * c.hs();
-  cache.k = Tensor::zeros({c.n_layer, c.max_positions, KC});
-  cache.v = Tensor::zeros({c.n_layer, c.max_positions, KC});
+  cache.k = Tensor::zeros({c.n_layer, capacity, KC});
+  cache.v = Tensor::zeros({c.n_layer, capacity, KC});
   return cache;
 }
 
@@ -248,11 +250,9 @@ void Transformer::forward_cached(TransformerKVCache& cache, const int32_t* ids, 
             "[{}] decoding with a KV cache needs a causal LM head", c.arch);
   const int C = c.n_embd, V = c.vocab_size, HS = c.hs(), NH = c.n_head, NKV = c.kv_heads();
   const int QC = NH * HS, KC = NKV * HS, I = c.mlp_width(), pos0 = cache.length;
-  ILM_CHECK(n >= 1 && pos0 + n <= c.max_positions, "[{}] context of {} tokens exceeds {}", c.arch,
-            pos0 + n, c.max_positions);
-  ILM_CHECK(c.sliding_window == 0 || pos0 + n <= c.sliding_window,
-            "[{}] context of {} tokens exceeds the sliding window {} (not implemented yet)", c.arch,
-            pos0 + n, c.sliding_window);
+  const int capacity = static_cast<int>(cache.k.shape()[1]);
+  ILM_CHECK(n >= 1 && pos0 + n <= capacity, "[{}] context of {} tokens exceeds the cache's {}",
+            c.arch, pos0 + n, capacity);
   for (int i = 0; i < n; ++i)
     ILM_CHECK(ids[i] >= 0 && ids[i] < V, "[{}] token id {} is outside [0, {})", c.arch, ids[i], V);
   auto buf = [&](int64_t count) { return static_cast<float*>(scratch.alloc(size_t(count) * 4)); };
@@ -288,7 +288,7 @@ void Transformer::forward_cached(TransformerKVCache& cache, const int32_t* ids, 
       for (int j = 0; j < C; ++j) x[int64_t(i) * C + j] += t0[j];
   }
   if (c.embedding_norm) normf(x, x, n, "embed_norm");
-  const int64_t layer_stride = int64_t(c.max_positions) * KC;
+  const int64_t layer_stride = int64_t(capacity) * KC;
   auto attention = [&](float* out, const float* in, const std::string& h, int l) {
     cpu::matmul_forward(q, in, w(h + "attn.q.weight"), w(h + "attn.q.bias"), n, C, QC);
     cpu::matmul_forward(k, in, w(h + "attn.k.weight"), w(h + "attn.k.bias"), n, C, KC);
@@ -301,7 +301,7 @@ void Transformer::forward_cached(TransformerKVCache& cache, const int32_t* ids, 
     float* vc = cache.v.f32() + l * layer_stride;
     std::memcpy(kc + int64_t(pos0) * KC, k, size_t(n) * KC * 4);
     std::memcpy(vc + int64_t(pos0) * KC, v, size_t(n) * KC * 4);
-    cpu::attention_gqa_forward_cached(att, q, QC, kc, vc, n, pos0, NH, NKV, HS);
+    cpu::attention_gqa_forward_cached(att, q, QC, kc, vc, n, pos0, NH, NKV, HS, c.sliding_window);
     cpu::matmul_forward(out, att, w(h + "attn.o.weight"), w(h + "attn.o.bias"), n, QC, C);
   };
   auto mlp = [&](float* out, const float* in, const std::string& h) {

@@ -68,7 +68,7 @@ struct TransformerConfig {
 };
 
 struct TransformerKVCache {
-  Tensor k, v;  // (n_layer, max_positions, NKV*HS)
+  Tensor k, v;  // (n_layer, capacity, NKV*HS)
   int length = 0;
 };
 
@@ -98,7 +98,8 @@ class Transformer {
 
   // Decoding one sequence with a KV cache (causal LMs): feeds ids at positions
   // cache.length.. and writes the logits (V) of the last one. `scratch` holds activations.
-  TransformerKVCache make_cache() const;
+  // capacity: positions it holds (0: max_positions; RoPE models may hold more).
+  TransformerKVCache make_cache(int capacity = 0) const;
   void forward_cached(TransformerKVCache& cache, const int32_t* ids, int n, float* logits_out,
                       Arena& scratch) const;
 

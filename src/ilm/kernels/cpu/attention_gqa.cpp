@@ -5,6 +5,7 @@
 // so backward needs neither the mask nor the causal flag beyond skipping zeros.
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -16,11 +17,14 @@ namespace ilm::cpu {
 
 namespace {
 
-// Softmax over the entries j < n of row (length T) with keep[j] != 0 (all when keep is
-// null); every other entry becomes 0, and so does the whole row when none is kept.
-void masked_softmax_row(float* row, int n, const uint8_t* keep, int T) {
+// Softmax over the entries lo <= j < n of row (length T) with keep[j] != 0 (all when keep
+// is null); every other entry becomes 0, and so does the whole row when none is kept.
+void masked_softmax_row(float* row, int lo, int n, const uint8_t* keep, int T) {
   float mx = -std::numeric_limits<float>::infinity();
   float s = 0.0f;
+  for (int j = 0; j < lo; ++j) row[j] = 0.0f;
+  row += lo, n -= lo, T -= lo;
+  if (keep) keep += lo;
   if (keep) {
     for (int j = 0; j < n; ++j)
       if (keep[j] && row[j] > mx) mx = row[j];
@@ -55,7 +59,7 @@ std::vector<float>& thread_scratch(size_t n) {
 
 void attention_gqa_forward(float* out, float* att, const float* q, const float* k, const float* v,
                            const uint8_t* key_mask, int B, int T, int NH, int NKV, int HS,
-                           bool causal) {
+                           bool causal, int window) {
   const int64_t CQ = int64_t(NH) * HS, CKV = int64_t(NKV) * HS;
   const int group = NH / NKV;
   const float scale = 1.0f / std::sqrt(float(HS));
@@ -68,7 +72,10 @@ void attention_gqa_forward(float* out, float* att, const float* q, const float* 
     const uint8_t* keep = key_mask ? key_mask + int64_t(b) * T : nullptr;
     float* a = att ? att + int64_t(bh) * T * T : thread_scratch(size_t(T) * T).data();
     sgemm(false, true, T, T, HS, scale, qh, CQ, kh, CKV, 0.0f, a, T);
-    for (int t = 0; t < T; ++t) masked_softmax_row(a + int64_t(t) * T, causal ? t + 1 : T, keep, T);
+    for (int t = 0; t < T; ++t) {
+      const int lo = window > 0 ? std::max(0, t - window + 1) : 0;
+      masked_softmax_row(a + int64_t(t) * T, lo, causal ? t + 1 : T, keep, T);
+    }
     sgemm(false, false, T, HS, T, 1.0f, a, T, vh, CKV, 0.0f, out + int64_t(b) * T * CQ + h * HS,
           CQ);
   }
@@ -136,7 +143,7 @@ void attention_gqa_backward(float* dq, float* dk, float* dv, const float* dout, 
 
 void attention_gqa_forward_cached(float* out, const float* q, int64_t q_stride,
                                   const float* k_cache, const float* v_cache, int Tq, int pos0,
-                                  int NH, int NKV, int HS) {
+                                  int NH, int NKV, int HS, int window) {
   const int Tk = pos0 + Tq;
   const int64_t CQ = int64_t(NH) * HS, CKV = int64_t(NKV) * HS;
   const int group = NH / NKV;
@@ -148,16 +155,17 @@ void attention_gqa_forward_cached(float* out, const float* q, int64_t q_stride,
       float* s = thread_scratch(size_t(Tk)).data();
       const float* qi = q + int64_t(i) * q_stride + h * HS;
       const int n = pos0 + i + 1;
-      for (int j = 0; j < n; ++j) {
+      const int lo = window > 0 ? std::max(0, n - window) : 0;
+      for (int j = lo; j < n; ++j) {
         const float* kj = k_cache + int64_t(j) * CKV + kvoff;
         float dot = 0.0f;
         for (int e = 0; e < HS; ++e) dot += qi[e] * kj[e];
         s[j] = dot * scale;
       }
-      masked_softmax_row(s, n, nullptr, n);
+      masked_softmax_row(s, lo, n, nullptr, n);
       float* o = out + int64_t(i) * CQ + h * HS;
       for (int e = 0; e < HS; ++e) o[e] = 0.0f;
-      for (int j = 0; j < n; ++j) {
+      for (int j = lo; j < n; ++j) {
         const float* vj = v_cache + int64_t(j) * CKV + kvoff;
         for (int e = 0; e < HS; ++e) o[e] += s[j] * vj[e];
       }

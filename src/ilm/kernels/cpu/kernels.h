@@ -87,10 +87,11 @@ void attention_forward_cached(float* out, const float* q, int64_t q_stride, cons
 // Scale 1/sqrt(HS). key_mask (B,T) or null: 0 marks a padded key, never attended; a query
 // with no key to attend (all masked) gets zeros. out (B,T,NH*HS). att (B,NH,T,T) receives
 // the probabilities for backward (0 wherever a key is not attended), or is null in
-// inference.
+// inference. window > 0 (Mistral's sliding window): query t sees keys t - window < j <= t.
+// Backward needs no window: att is 0 wherever a key was not attended.
 void attention_gqa_forward(float* out, float* att, const float* q, const float* k, const float* v,
                            const uint8_t* key_mask, int B, int T, int NH, int NKV, int HS,
-                           bool causal);
+                           bool causal, int window = 0);
 // dq (B,T,NH*HS), dk and dv (B,T,NKV*HS) += from dout (B,T,NH*HS); dk and dv sum over the
 // heads of each group. Any gradient may be null to skip it.
 void attention_gqa_backward(float* dq, float* dk, float* dv, const float* dout, const float* q,
@@ -100,7 +101,7 @@ void attention_gqa_backward(float* dq, float* dk, float* dv, const float* dout, 
 // pos0..pos0+Tq-1 attends causally to k_cache and v_cache (pos0+Tq, NKV*HS). out (Tq,NH*HS).
 void attention_gqa_forward_cached(float* out, const float* q, int64_t q_stride,
                                   const float* k_cache, const float* v_cache, int Tq, int pos0,
-                                  int NH, int NKV, int HS);
+                                  int NH, int NKV, int HS, int window = 0);
 
 // ---- RMSNorm (LLaMA) -------------------------------------------------------------------
 // out (N,C) = x * rstd * weight, rstd = 1/sqrt(mean(x^2) + eps) saved (N) for backward
