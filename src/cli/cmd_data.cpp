@@ -104,7 +104,7 @@ void print_problems(const PrepareResult& r) {
   fmt::print("problems (skipped records):");
   for (const auto& [kind, n] : r.read.problems) fmt::print(" {} {};", kind, n);
   fmt::print("\n");
-  for (const auto& p : r.read.first_problems) fmt::print("  {}:{}: {}\n", p.file, p.line, p.message);
+  for (const auto& p : r.read.first_problems) fmt::print("  {}\n", problem_text(p));
 }
 
 void print_stage_rates(const PrepareResult& r) {

@@ -370,6 +370,16 @@ class JsonlParser : public FileParser {
       std::string what = e.what();
       // "[json.exception.parse_error.101] parse error at line 1, column 5: ..."
       if (auto at = what.find("] "); at != std::string::npos) what.erase(0, at + 2);
+      // nlohmann quotes everything it read before the error ("last read: '...'"), which can be
+      // the whole line: keep its last 40 bytes, at a UTF-8 boundary.
+      if (auto lr = what.find("; last read: '"); lr != std::string::npos) {
+        const size_t start = lr + 14;
+        if (what.size() > start + 41) {
+          size_t cut = what.size() - 41;
+          while (cut > start && (static_cast<unsigned char>(what[cut]) & 0xC0) == 0x80) ++cut;
+          what = what.substr(0, start) + "..." + what.substr(cut);
+        }
+      }
       const bool utf8 = what.find("UTF-8") != std::string::npos;
       std::string hint;
       if (line_no_ == 1 && !line_.empty() && line_.find_first_not_of(" \t") != std::string::npos &&
