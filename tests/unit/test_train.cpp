@@ -8,9 +8,11 @@
 #include "ilm/io/file.h"
 #include "ilm/io/safetensors.h"
 #include "ilm/io/safetensors_index.h"
+#include "ilm/models/recipes.h"
 #include "ilm/train/checkpoint.h"
 #include "ilm/train/config.h"
 #include "ilm/train/optim.h"
+#include "ilm/train/trainer.h"
 #include "test_util.h"
 
 using namespace ilm;
@@ -196,4 +198,36 @@ TEST(Config, YamlRoundTripAndResumeDiff) {
   auto d = run_config_diff(b, c);
   ASSERT_EQ(d.size(), 1u);  // max_steps may change on resume; lr may not
   EXPECT_NE(d[0].find("train.lr"), std::string::npos);
+}
+
+// model.init: continue training a family loaded from a Hugging Face folder (here the LLaMA
+// fixture with GQA and RoPE). The loss falls, a checkpoint is a Hugging Face folder of that
+// family, and a resumed run continues the loss sequence of an uninterrupted one bit for bit.
+TEST(Train, ContinuesAHuggingFaceModelAndResumesExactly) {
+  TempDir tmp;
+  std::string text;
+  for (int i = 0; i < 200; ++i) text += "the model learns the text, and the text teaches the model. ";
+  write_file_atomic(tmp.path / "text.txt", text);
+  auto config = [&](const std::string& name, int64_t steps) {
+    RunConfig c = load_run_config({}, {"data.text=" + (tmp.path / "text.txt").string(), "data.tokenizer=char",
+                                       "model.init=" + std::string(ILM_SOURCE_DIR) + "/tests/reference/golden/families/llama",
+                                       "model.block_size=12", "train.batch_size=2", "train.lr=3e-3",
+                                       "train.warmup_steps=1", "train.lr_decay_steps=8", "train.eval_interval=100",
+                                       "train.eval_batches=1", "train.checkpoint_interval=4", "train.log_interval=100",
+                                       "run.dir=" + tmp.path.string(), "run.name=" + name, "train.threads=2"});
+    c.train.max_steps = steps;
+    return c;
+  };
+  TrainResult whole = train_new(config("whole", 8));
+  EXPECT_TRUE(fs::exists(tmp.path / "whole/checkpoints/step_00000008/config.json"));
+  HfModel back = load_hf_folder(tmp.path / "whole/checkpoints/step_00000008");  // a Hugging Face folder
+  EXPECT_EQ(back.model->config().arch, "llama");
+
+  train_new(config("half", 4));
+  TrainResult resumed = train_resume(tmp.path / "half", {"train.max_steps=8"});
+  EXPECT_EQ(resumed.step, 8);
+  EXPECT_EQ(resumed.last_loss, whole.last_loss);  // bit for bit
+  std::string metrics = read_file(tmp.path / "whole/metrics.jsonl");
+  auto first_loss = std::stod(metrics.substr(metrics.find("\"loss\":") + 7));
+  EXPECT_LT(whole.last_loss, first_loss);
 }

@@ -87,7 +87,16 @@ void load_gpt2_safetensors(const fs::path& file, GPT& model) {
   }
 }
 
-void save_checkpoint(const fs::path& run_dir, const GPT& model, const AdamW& opt,
+void save_checkpoint(const fs::path& run_dir, GPT& model, const AdamW& opt, const TrainState& state,
+                     int keep) {
+  save_checkpoint(run_dir, *train_model_of(model), opt, state, keep);
+}
+
+void load_checkpoint(const fs::path& dir, GPT& model, AdamW* opt, TrainState* state) {
+  load_checkpoint(dir, *train_model_of(model), opt, state);
+}
+
+void save_checkpoint(const fs::path& run_dir, const TrainModel& model, const AdamW& opt,
                      const TrainState& state, int keep) {
   fs::path root = run_dir / "checkpoints";
   fs::create_directories(root);
@@ -96,7 +105,7 @@ void save_checkpoint(const fs::path& run_dir, const GPT& model, const AdamW& opt
   fs::remove_all(tmp);
   fs::create_directories(tmp);
 
-  save_gpt2_safetensors(tmp / "model.safetensors", model);
+  model.save_weights(tmp);
   std::vector<std::pair<std::string, Tensor>> moments;
   for (const Param& p : model.params().params()) {
     moments.emplace_back("m." + p.name, Tensor::wrap(opt.m().f32() + p.offset, p.shape, DType::f32));
@@ -141,9 +150,9 @@ fs::path latest_checkpoint(const fs::path& run_dir) {
   return dir;
 }
 
-void load_checkpoint(const fs::path& dir, GPT& model, AdamW* opt, TrainState* state) {
+void load_checkpoint(const fs::path& dir, TrainModel& model, AdamW* opt, TrainState* state) {
   try {
-    load_gpt2_safetensors(dir / "model.safetensors", model);
+    model.load_weights(dir);
     if (opt) {
       SafetensorsFile st = SafetensorsFile::open(dir / "optimizer.safetensors");
       for (const Param& p : model.params().params()) {

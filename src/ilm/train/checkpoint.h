@@ -1,6 +1,8 @@
 // Checkpoints of a run folder:
 //
 //   runs/NAME/checkpoints/step_00000500/model.safetensors      weights, Hugging Face GPT-2 names and layout
+//                                      /config.json            (models from model.init: the checkpoint is
+//                                                               a Hugging Face folder of their family)
 //                                      /optimizer.safetensors  AdamW moments ("m.<name>", "v.<name>")
 //                                      /state.json             step, data position, RNG states, threads
 //   runs/NAME/checkpoints/latest                               the name of the newest complete one
@@ -16,6 +18,7 @@
 #include "ilm/core/rng.h"
 #include "ilm/models/gpt.h"
 #include "ilm/train/optim.h"
+#include "ilm/train/train_model.h"
 
 namespace ilm {
 
@@ -36,11 +39,15 @@ void save_gpt2_safetensors(const std::filesystem::path& file, const GPT& model);
 // mis-shaped tensors are all listed in one error naming each (load_expected).
 void load_gpt2_safetensors(const std::filesystem::path& file, GPT& model);
 
-void save_checkpoint(const std::filesystem::path& run_dir, const GPT& model, const AdamW& opt,
+void save_checkpoint(const std::filesystem::path& run_dir, const TrainModel& model, const AdamW& opt,
+                     const TrainState& state, int keep);
+void save_checkpoint(const std::filesystem::path& run_dir, GPT& model, const AdamW& opt,
                      const TrainState& state, int keep);
 // The newest complete checkpoint folder, or an empty path when there is none.
 std::filesystem::path latest_checkpoint(const std::filesystem::path& run_dir);
 // Loads weights, and the optimizer and state when given.
+void load_checkpoint(const std::filesystem::path& ckpt_dir, TrainModel& model, AdamW* opt,
+                     TrainState* state);
 void load_checkpoint(const std::filesystem::path& ckpt_dir, GPT& model, AdamW* opt,
                      TrainState* state);
 

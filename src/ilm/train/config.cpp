@@ -37,6 +37,7 @@ const std::vector<Field>& fields() {
       ILM_FIELD("model.bias", model.bias, "biases in Linear layers and LayerNorms"),
       ILM_FIELD("model.dropout", model.dropout, "dropout probability during training"),
       ILM_FIELD("model.activation", model.activation, "MLP activation: gelu_tanh (GPT-2) or gelu (exact, erf)"),
+      ILM_FIELD("model.init", init, "a Hugging Face model folder (GPT-2, LLaMA, Mistral, Falcon) to continue training; its config.json sets the architecture"),
       ILM_FIELD("data.text", data.text, "a UTF-8 text file to train on (path relative to the working folder)"),
       ILM_FIELD("data.tokenizer", data.tokenizer, "tokenizer for data.text: char (built from the text), byte, a BPE encoding (gpt2, cl100k_base, ...) or a tokenizer.json"),
       ILM_FIELD("data.val_fraction", data.val_fraction, "fraction of data.text (its end) held out for validation"),

@@ -51,6 +51,10 @@ struct RunSection {
 
 struct RunConfig {
   GPTConfig model;
+  // model.init: a Hugging Face model folder to continue training (any family ilm reads);
+  // its config.json gives the architecture, and model.* other than block_size and dropout
+  // do not apply.
+  std::string init;
   DataConfig data;
   TrainConfig train;
   RunSection run;

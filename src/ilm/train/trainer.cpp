@@ -10,10 +10,12 @@
 #include "ilm/data/loader.h"
 #include "ilm/data/text_dataset.h"
 #include "ilm/io/file.h"
+#include "ilm/tokenizer/registry.h"
 #include "ilm/tokenizer/tokenizer.h"
 #include "ilm/train/checkpoint.h"
 #include "ilm/train/progress.h"
 #include "ilm/train/signals.h"
+#include "ilm/train/train_model.h"
 
 namespace fs = std::filesystem;
 
@@ -56,7 +58,7 @@ Data open_data(const RunConfig& cfg, const fs::path& run_dir, uint64_t seed) {
 // Mean loss over `batches` batches from the loader's start, so every evaluation
 // sees the same batches and losses compare across steps; the loader's position
 // is restored afterwards.
-double validation_loss(GPT& model, Tape& tape, TokenLoader& loader, int batches) {
+double validation_loss(TrainModel& model, Tape& tape, TokenLoader& loader, int batches) {
   const int B = loader.B(), T = loader.T();
   LoaderState saved = loader.state();
   loader.set_state({saved.seed, 0});
@@ -131,6 +133,25 @@ TrainResult Run::go(bool resume) {
       write_file_atomic(tok_path, read_file(cfg_.data.tokenizer_file));
     }
   }
+  // A model to continue from: its folder may bring the tokenizer too.
+  std::unique_ptr<TrainModel> model;
+  if (!cfg_.init.empty()) {
+    const fs::path from = resume ? latest_checkpoint(dir_) : fs::path(cfg_.init);
+    ILM_CHECK(!from.empty(), "{}: no checkpoint to resume from", dir_.string());
+    model = load_transformer_train_model(from, cfg_.model.dropout, !resume);
+    if (!resume && !fs::exists(tok_path)) {
+      try {
+        save_tokenizer(*resolve_tokenizer(cfg_.init), tok_path);
+      } catch (const Error&) {
+        // a folder of weights only: the data's tokenizer (data.tokenizer_file) must do
+      }
+    }
+    cfg_.model.vocab_size = model->vocab_size();  // the folder's, whatever model.* says
+    const TransformerConfig& tc = as_transformer(*model)->config();
+    if (tc.position == PositionKind::learned && cfg_.model.block_size > tc.max_positions)
+      fail("model.block_size {} exceeds the {} positions of {}", cfg_.model.block_size, tc.max_positions,
+           cfg_.init);
+  }
   if (fs::exists(tok_path)) tok = load_tokenizer(tok_path);
   if (cfg_.model.vocab_size == 0) {
     ILM_CHECK(tok, "model.vocab_size is 0 (take the tokenizer's) but there is no tokenizer: set "
@@ -143,8 +164,8 @@ TrainResult Run::go(bool resume) {
   }
   if (!resume) write_file_atomic(dir_ / "config.yaml", run_config_to_yaml(cfg_));
 
-  GPT model(cfg_.model);
-  AdamW opt(model.params(), {t.beta1, t.beta2, t.eps, t.weight_decay});
+  if (!model) model = make_gpt_train_model(cfg_.model);
+  AdamW opt(model->params(), {t.beta1, t.beta2, t.eps, t.weight_decay});
   TrainState state;
   state.data_rng = Rng(uint64_t(t.seed));
   state.dropout_rng = Rng(uint64_t(t.seed) ^ 0xD50Bull);
@@ -152,13 +173,13 @@ TrainResult Run::go(bool resume) {
   if (resume) {
     fs::path ckpt = latest_checkpoint(dir_);
     ILM_CHECK(!ckpt.empty(), "{}: no checkpoint to resume from", dir_.string());
-    load_checkpoint(ckpt, model, &opt, &state);
+    load_checkpoint(ckpt, *model, &opt, &state);
     if (state.threads != threads)
       fmt::print(stderr, "warning: the run used {} threads and now runs on {}: losses will differ "
                          "from an uninterrupted run in the last bits\n", state.threads, threads);
     truncate_metrics_after(state.step);
-  } else {
-    model.init_weights(uint64_t(t.seed));
+  } else if (cfg_.init.empty()) {
+    model->init_weights(uint64_t(t.seed));
   }
 
   Data data = open_data(cfg_, dir_, uint64_t(t.seed));
@@ -175,7 +196,7 @@ TrainResult Run::go(bool resume) {
   res.step = state.step;
 
   fmt::print(stderr, "run {}: {} parameters, {} training tokens, {} threads{}\n", dir_.string(),
-             model.config().num_params(), data.train->total_tokens(), threads,
+             model->num_params(), data.train->total_tokens(), threads,
              resume ? fmt::format(", resuming at step {}", state.step) : "");
   Progress progress(t.max_steps, state.step, "step", stderr, t.log_interval);
   const double tokens_per_step = double(B) * T * t.grad_accum;
@@ -183,11 +204,11 @@ TrainResult Run::go(bool resume) {
     auto ls = data.train->state();
     state.data_rng = Rng(ls.seed);
     state.data_rng.counter = ls.counter;
-    save_checkpoint(dir_, model, opt, state, t.keep_checkpoints);
+    save_checkpoint(dir_, *model, opt, state, t.keep_checkpoints);
   };
   auto evaluate = [&] {
     if (!data.val) return;
-    double v = validation_loss(model, tape, *data.val, t.eval_batches);
+    double v = validation_loss(*model, tape, *data.val, t.eval_batches);
     res.val_loss = v;
     append_metrics({{"step", state.step}, {"val_loss", v}});
     progress.message(fmt::format("step {}: val loss {:.4f}", state.step, v));
@@ -198,18 +219,18 @@ TrainResult Run::go(bool resume) {
   while (state.step < t.max_steps) {
     auto t0 = Clock::now();
     double lr = learning_rate_at(state.step, t);
-    model.params().zero_grad();
+    model->params().zero_grad();
     double loss_sum = 0.0;
     for (int micro = 0; micro < t.grad_accum; ++micro) {
       data.train->next_batch(x.data<int32_t>(), y.data<int32_t>());
       tape.clear();
-      Var logits = model.forward(tape, x, true, state.dropout_rng);
+      Var logits = model->forward(tape, x, true, state.dropout_rng);
       Var loss = cross_entropy(tape, logits, y, -1, /*logits_are_private=*/true);
       loss_sum += loss->value.f32()[0];
       tape.backward(loss, 1.0f / float(t.grad_accum));
     }
     tape.clear();
-    double norm = grad_global_norm(model.params());
+    double norm = grad_global_norm(model->params());
     if (!std::isfinite(norm))
       fail("step {}: the gradient norm is {} (loss {}): training diverged; lower train.lr", state.step + 1,
            norm, loss_sum / t.grad_accum);
@@ -287,14 +308,16 @@ TrainResult train_resume(const fs::path& run_dir, const std::vector<std::string>
 double evaluate_run(const fs::path& run_dir, int batches) {
   RunConfig cfg = load_run_config(run_dir / "config.yaml", {});
   set_num_threads(cfg.train.threads);
-  GPT model(cfg.model);
   fs::path ckpt = latest_checkpoint(run_dir);
   ILM_CHECK(!ckpt.empty(), "{}: no checkpoint", run_dir.string());
-  load_checkpoint(ckpt, model, nullptr, nullptr);
+  std::unique_ptr<TrainModel> model = cfg.init.empty()
+                                          ? make_gpt_train_model(cfg.model)
+                                          : load_transformer_train_model(ckpt, 0.0f, false);
+  load_checkpoint(ckpt, *model, nullptr, nullptr);
   Data data = open_data(cfg, run_dir, uint64_t(cfg.train.seed));
   ILM_CHECK(data.val != nullptr, "{}: the run has no validation data", run_dir.string());
   Tape tape;
-  return validation_loss(model, tape, *data.val, batches);
+  return validation_loss(*model, tape, *data.val, batches);
 }
 
 }  // namespace ilm
