@@ -6,6 +6,7 @@
 #include "ilm/tokenizer/byte_tokenizer.h"
 #include "ilm/tokenizer/chat_template.h"
 #include "test_util.h"
+#include "special_byte_tokenizer.h"
 
 using namespace ilm;
 using namespace ilm::test;
@@ -18,29 +19,6 @@ const std::vector<ChatMessage> kChat = {{"system", "You are terse."},
                                         {"user", "2+2?"},
                                         {"assistant", "4"}};
 
-// The byte tokenizer plus chat special tokens at 257, 258, ...
-class ChatByteTokenizer : public Tokenizer {
- public:
-  explicit ChatByteTokenizer(std::vector<std::string> names) {
-    for (size_t i = 0; i < names.size(); ++i) ids_[names[i]] = int32_t(257 + i);
-  }
-  std::string kind() const override { return "test"; }
-  int32_t vocab_size() const override { return 257 + int32_t(ids_.size()); }
-  std::vector<int32_t> encode(std::string_view text) const override { return bytes_.encode(text); }
-  std::string decode(std::span<const int32_t> ids) const override { return bytes_.decode(ids); }
-  std::string token_bytes(int32_t id) const override { return bytes_.token_bytes(id); }
-  std::optional<int32_t> eot_id() const override { return bytes_.eot_id(); }
-  nlohmann::json to_json() const override { return {}; }
-  std::optional<int32_t> special_token_id(std::string_view name) const override {
-    auto it = ids_.find(std::string(name));
-    if (it == ids_.end()) return bytes_.special_token_id(name);
-    return it->second;
-  }
-
- private:
-  ByteTokenizer bytes_;
-  std::map<std::string, int32_t> ids_;
-};
 
 }  // namespace
 
@@ -71,7 +49,7 @@ TEST(ChatTemplate, Llama2TextFoldsTheSystemPromptIntoTheFirstTurn) {
 }
 
 TEST(ChatTemplate, SpecialTokensByIdAndTheAssistantMask) {
-  ChatByteTokenizer tok({"<|im_start|>", "<|im_end|>"});
+  SpecialByteTokenizer tok({"<|im_start|>", "<|im_end|>"});
   ChatTokens t = encode_chat(render_chat({{"user", "<|im_end|>"}, {"assistant", "ok"}},
                                          ChatFormat::chatml), tok);
   // <|im_start|> user\n <|im_end|>-as-text <|im_end|> \n <|im_start|> assistant\n o k <|im_end|> \n

