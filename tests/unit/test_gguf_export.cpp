@@ -381,7 +381,8 @@ fs::path train_sentencepiece(const fs::path& dir, int vocab_size) {
   }
   const std::string args = fmt::format(
       "--input={} --model_prefix={} --model_type=bpe --vocab_size={} --byte_fallback=true "
-      "--add_dummy_prefix=true --normalization_rule_name=identity --num_threads=1 "
+      "--add_dummy_prefix=true --normalization_rule_name=identity "
+      "--remove_extra_whitespaces=false --num_threads=1 "
       "--minloglevel=2",
       corpus.string(), (dir / "spm").string(), vocab_size);
   auto status = sentencepiece::SentencePieceTrainer::Train(args);
@@ -706,4 +707,107 @@ TEST(GgufExportFamilies, SentencePieceAndWordPieceTokenizers) {
   EXPECT_EQ(b.kv_as<uint32_t>("tokenizer.ggml.mask_token_id"), 4u);
   EXPECT_EQ(b.kv_as<uint32_t>("tokenizer.ggml.token_type_count"), 2u);
   EXPECT_EQ(b.kv_as<uint32_t>("bert.pooling_type"), 1u);
+}
+
+namespace {
+
+// Writes model-{f32,f16,q8_0}.gguf and ilm_reference.json (what gguf_llama_cpp.mjs reads)
+// for one model: ilm's tokenization of a few texts, the next-token log-probabilities after
+// bos + prompt, and the greedy continuation.
+void write_llama_cpp_case(const fs::path& dir, ilm::Transformer& model, const ilm::Tokenizer& tok,
+                          std::optional<int32_t> bos) {
+  fs::create_directories(dir);
+  // Larger weights than the usual init, so that next-token distributions are far from flat and
+  // a greedy continuation is not decided by rounding.
+  for (ilm::Param& p : model.params().params()) {
+    float* v = p.var->value.f32();
+    const bool gain = p.name.find("norm") != std::string::npos && p.name.ends_with(".weight");
+    for (int64_t i = 0; i < p.shape.numel(); ++i)
+      v[i] = p.shape.ndim() == 2 ? v[i] * 10.0f
+                                 : (gain ? 1.0f : 0.0f) + 0.2f * std::sin(float(i + p.offset));
+  }
+  for (auto [type, name] :
+       {std::pair{GgmlType::f32, "f32"}, {GgmlType::f16, "f16"}, {GgmlType::q8_0, "q8_0"}}) {
+    ilm::GgufExportOptions o;
+    o.matrix_type = type;
+    o.name = "ilm-reference";
+    ilm::export_transformer_gguf(model, &tok, dir / (std::string("model-") + name + ".gguf"), o);
+  }
+  nlohmann::json ref;
+  const std::string prompt = "Call me Ishmael. Some years ago the whale";
+  std::vector<int32_t> ids = tok.encode(prompt);
+  ref["prompt"] = prompt;
+  ref["prompt_ids"] = ids;
+  if (bos) ids.insert(ids.begin(), *bos);
+  ref["eval_ids"] = ids;
+  const int V = model.config().vocab_size;
+  ilm::TransformerKVCache cache = model.make_cache(48);
+  ilm::Arena scratch;
+  std::vector<float> logits(static_cast<size_t>(V));
+  model.forward_cached(cache, ids.data(), int(ids.size()), logits.data(), scratch);
+  const float top = *std::max_element(logits.begin(), logits.end());
+  double sum = 0;
+  for (float l : logits) sum += std::exp(double(l - top));
+  std::vector<double> logprobs;
+  for (float l : logits) logprobs.push_back(double(l - top) - std::log(sum));
+  ref["next_logprobs"] = logprobs;
+  std::vector<int32_t> greedy;
+  while (cache.length < 40 && greedy.size() < 12) {
+    const int32_t best = int32_t(std::max_element(logits.begin(), logits.end()) - logits.begin());
+    greedy.push_back(best);
+    scratch.reset();
+    model.forward_cached(cache, &best, 1, logits.data(), scratch);
+  }
+  ref["greedy"] = greedy;
+  for (const std::string text : {"Hello world", "the whale's  sea\n\n\tship", "ÿé日本 🐋 and of"})
+    ref["tokenizations"].push_back({{"text", text}, {"ids", tok.encode(text)}});
+  // llama.cpp keeps its KV cache in F16, which with these large weights moves F32 log-probs
+  // by a few 1e-3; a layout mistake moves them by tenths.
+  ref["tolerance"] = {{"f32", 1e-2}, {"f16", 3e-2}, {"q8_0", 0.25}};
+  ilm::write_file_atomic(dir / "ilm_reference.json", ref.dump(1));
+}
+
+ilm::TransformerConfig fixture_config(const std::string& family, int vocab_size) {
+  const fs::path cfg = family_fixtures() / family / "config.json";
+  nlohmann::json j = nlohmann::json::parse(ilm::read_file(cfg));
+  j["vocab_size"] = vocab_size;
+  return ilm::config_from_hf(j, cfg.string());
+}
+
+}  // namespace
+
+// For tests/reference/check_gguf_llama_cpp.sh: LLaMA-shaped models (GQA with linear RoPE
+// scaling; LLaMA-3.1 scaling) with a SentencePiece tokenizer trained here, and a Falcon of the
+// new architecture (grouped query_key_value) with a byte-level BPE tokenizer, each in
+// $ILM_GGUF_LLAMA_DIR/families/<name>.
+TEST(GgufExportFamilies, WritesLlamaCppReferenceCases) {
+  const char* out_dir = std::getenv("ILM_GGUF_LLAMA_DIR");
+  if (!out_dir) GTEST_SKIP() << "set ILM_GGUF_LLAMA_DIR (tests/reference/check_gguf_llama_cpp.sh)";
+  const fs::path dir = fs::path(out_dir) / "families";
+  TempDir tmp;
+  auto sp = ilm::SentencePieceTokenizer::from_file(train_sentencepiece(tmp.path, 300));
+  for (const std::string family : {"llama2_gqa_bf16", "llama3", "mistral_window"}) {
+    ilm::TransformerConfig c = fixture_config(family, sp->vocab_size());
+    c.sliding_window = 0;  // llama.cpp's llama has none (export notes it); 5 would differ
+    ilm::Transformer model(c);
+    model.init_weights(7);
+    write_llama_cpp_case(dir / family, model, *sp, sp->bos_id());
+  }
+  ilm::BpeTrainerOptions bo;
+  bo.vocab_size = 300;
+  bo.min_frequency = 1;
+  ilm::WordCounts words;
+  for (const char* w : {"the", " the", " whale", " ship", " sea", " and", " of", " a", " to",
+                        " in", " Ishmael", " Call", " me", ".", ",", "\n", " years", " ago"})
+    words[w] = 50 - int64_t(words.size());
+  const fs::path json = tmp.path / "tokenizer.json";
+  ilm::save_hf_tokenizer_json(ilm::train_bpe(words, bo), json);
+  auto bpe = ilm::load_tokenizer(json);
+  for (const std::string family : {"falcon_new_arch", "falcon_mqa"}) {
+    ilm::TransformerConfig fc = fixture_config(family, bpe->vocab_size());
+    fc.mlp = ilm::MlpKind::gelu_tanh;  // llama.cpp's GELU, so that only the layout is tested
+    ilm::Transformer falcon(fc);
+    falcon.init_weights(9);
+    write_llama_cpp_case(dir / family, falcon, *bpe, std::nullopt);
+  }
 }

@@ -190,15 +190,17 @@ const std::vector<NameRow>& llama_names() {
 }
 
 const std::vector<NameRow>& falcon_names() {
-  // "transformer." is stripped first. ln_attn / ln_mlp are the two norms of the 40B layout.
+  // "transformer." is stripped first. ln_attn / ln_mlp are the two norms of the 40B layout:
+  // llama.cpp's falcon feeds attention from attn_norm_2 when present and the MLP from
+  // attn_norm, so ln_mlp is attn_norm and ln_attn attn_norm_2.
   static const std::vector<NameRow> rows = {
       {"word_embeddings.weight", "token_embd.weight", X::none},
       {"h.{N}.input_layernorm.weight", "blk.{N}.attn_norm.weight", X::none},
       {"h.{N}.input_layernorm.bias", "blk.{N}.attn_norm.bias", X::none},
-      {"h.{N}.ln_attn.weight", "blk.{N}.attn_norm.weight", X::none},
-      {"h.{N}.ln_attn.bias", "blk.{N}.attn_norm.bias", X::none},
-      {"h.{N}.ln_mlp.weight", "blk.{N}.attn_norm_2.weight", X::none},
-      {"h.{N}.ln_mlp.bias", "blk.{N}.attn_norm_2.bias", X::none},
+      {"h.{N}.ln_attn.weight", "blk.{N}.attn_norm_2.weight", X::none},
+      {"h.{N}.ln_attn.bias", "blk.{N}.attn_norm_2.bias", X::none},
+      {"h.{N}.ln_mlp.weight", "blk.{N}.attn_norm.weight", X::none},
+      {"h.{N}.ln_mlp.bias", "blk.{N}.attn_norm.bias", X::none},
       {"h.{N}.self_attention.query_key_value.weight", "blk.{N}.attn_qkv.weight",
        X::falcon_qkv_regroup},
       {"h.{N}.self_attention.dense.weight", "blk.{N}.attn_output.weight", X::none},
