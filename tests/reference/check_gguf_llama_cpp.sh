@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # ctest: export a small GPT, and LLaMA (GQA + linear RoPE scaling, LLaMA-3.1 scaling, Mistral's
-# shape) and Falcon (multi-query, new architecture) Transformers, to GGUF (F32, F16, Q8_0) and
-# run them in llama.cpp through node-llama-cpp's prebuilt build: same tokens (byte-level BPE
-# and SentencePiece), same next-token distribution, same greedy text.
+# shape), Falcon (multi-query, new architecture) and BERT Transformers, to GGUF (F32, F16, Q8_0)
+# and run them in llama.cpp through node-llama-cpp's prebuilt build: same tokens (byte-level BPE,
+# SentencePiece, WordPiece), same next-token distribution and greedy text (BERT: the same
+# mean-pooled embedding).
 # Exit 77 (ctest: skipped) when node, node-llama-cpp (npm i -E node-llama-cpp@3.21.1 into
 # .assets/npm) or the test_gguf_export executable is missing.
 set -euo pipefail

@@ -810,4 +810,59 @@ TEST(GgufExportFamilies, WritesLlamaCppReferenceCases) {
     falcon.init_weights(9);
     write_llama_cpp_case(dir / family, falcon, *bpe, std::nullopt);
   }
+
+  // BERT with a WordPiece vocabulary and mean pooling: llama.cpp's embedding for a text is
+  // the mean of the last hidden states over [CLS] text [SEP].
+  std::vector<std::string> vocab = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"};
+  for (char ch = 'a'; ch <= 'z'; ++ch) {
+    vocab.push_back(std::string(1, ch));
+    vocab.push_back("##" + std::string(1, ch));
+  }
+  for (const char* w : {"call", "me", "ishmael", "some", "years", "ago", "the", "whale", "sea",
+                        "ship", "##ing", "and", "of", ".", ",", "'"})
+    vocab.push_back(w);
+  ilm::WordPieceTokenizer wp(vocab, {}, "test vocab");
+  ilm::TransformerConfig bc = fixture_config("bert", wp.vocab_size());
+  bc.mlp = ilm::MlpKind::gelu_tanh;  // llama.cpp's GELU
+  ilm::Transformer bert(bc);
+  bert.init_weights(11);
+  for (ilm::Param& p : bert.params().params()) {
+    float* v = p.var->value.f32();
+    const bool gain = p.name.find("norm") != std::string::npos && p.name.ends_with(".weight");
+    for (int64_t i = 0; i < p.shape.numel(); ++i)
+      v[i] = p.shape.ndim() == 2 ? v[i] * 10.0f
+                                 : (gain ? 1.0f : 0.0f) + 0.2f * std::sin(float(i + p.offset));
+  }
+  const fs::path bdir = dir / "bert";
+  fs::create_directories(bdir);
+  for (auto [type, name] :
+       {std::pair{GgmlType::f32, "f32"}, {GgmlType::f16, "f16"}, {GgmlType::q8_0, "q8_0"}}) {
+    ilm::GgufExportOptions o;
+    o.matrix_type = type;
+    o.bert_pooling = "mean";
+    ilm::export_transformer_gguf(bert, &wp, bdir / (std::string("model-") + name + ".gguf"), o);
+  }
+  nlohmann::json ref;
+  ref["kind"] = "embedding";
+  const std::string text = "Call me Ishmael. Some years ago, the whales' ship";
+  const std::vector<int32_t> text_ids = wp.encode(text);
+  ref["text"] = text;
+  ref["text_ids"] = text_ids;
+  std::vector<int32_t> ids = {2};
+  ids.insert(ids.end(), text_ids.begin(), text_ids.end());
+  ids.push_back(3);
+  ilm::Tensor x = ilm::Tensor::zeros({1, int64_t(ids.size())}, ilm::DType::i32);
+  std::copy(ids.begin(), ids.end(), x.data<int32_t>());
+  ilm::Tape tape;
+  ilm::NoGrad no_grad(tape);
+  ilm::Rng rng(0);
+  ilm::Var h = bert.hidden(tape, x, false, rng);
+  std::vector<double> mean(static_cast<size_t>(bc.n_embd), 0.0);
+  for (size_t t = 0; t < ids.size(); ++t)
+    for (int ch = 0; ch < bc.n_embd; ++ch)
+      mean[size_t(ch)] += double(h->value.f32()[t * size_t(bc.n_embd) + size_t(ch)]) /
+                          double(ids.size());
+  ref["embedding"] = mean;
+  ref["tolerance"] = {{"f32", 1e-3}, {"f16", 2e-2}, {"q8_0", 0.2}};
+  ilm::write_file_atomic(bdir / "ilm_reference.json", ref.dump(1));
 }
