@@ -777,9 +777,10 @@ ilm::TransformerConfig fixture_config(const std::string& family, int vocab_size)
 }  // namespace
 
 // For tests/reference/check_gguf_llama_cpp.sh: LLaMA-shaped models (GQA with linear RoPE
-// scaling; LLaMA-3.1 scaling) with a SentencePiece tokenizer trained here, and a Falcon of the
-// new architecture (grouped query_key_value) with a byte-level BPE tokenizer, each in
-// $ILM_GGUF_LLAMA_DIR/families/<name>.
+// scaling; LLaMA-3.1 scaling; Mistral's shape) with a SentencePiece tokenizer trained here,
+// Falcons (multi-query; the new architecture's grouped query_key_value) and a GPT-2 (the
+// Transformer's path, Conv1D transposes) with a byte-level BPE tokenizer, and a BERT with a
+// WordPiece vocabulary, each in $ILM_GGUF_LLAMA_DIR/families/<name>.
 TEST(GgufExportFamilies, WritesLlamaCppReferenceCases) {
   const char* out_dir = std::getenv("ILM_GGUF_LLAMA_DIR");
   if (!out_dir) GTEST_SKIP() << "set ILM_GGUF_LLAMA_DIR (tests/reference/check_gguf_llama_cpp.sh)";
@@ -803,9 +804,10 @@ TEST(GgufExportFamilies, WritesLlamaCppReferenceCases) {
   const fs::path json = tmp.path / "tokenizer.json";
   ilm::save_hf_tokenizer_json(ilm::train_bpe(words, bo), json);
   auto bpe = ilm::load_tokenizer(json);
-  for (const std::string family : {"falcon_new_arch", "falcon_mqa"}) {
+  for (const std::string family : {"falcon_new_arch", "falcon_mqa", "gpt2"}) {
     ilm::TransformerConfig fc = fixture_config(family, bpe->vocab_size());
     fc.mlp = ilm::MlpKind::gelu_tanh;  // llama.cpp's GELU, so that only the layout is tested
+    fc.max_positions = std::max(fc.max_positions, 64);  // GPT-2's 32 learned positions
     ilm::Transformer falcon(fc);
     falcon.init_weights(9);
     write_llama_cpp_case(dir / family, falcon, *bpe, std::nullopt);
