@@ -27,8 +27,8 @@
 #include "ilm/tokenizer/wordpiece.h"
 #include "test_util.h"
 
-#include <fstream>
 #include <sentencepiece_trainer.h>
+#include <fstream>
 
 namespace fs = std::filesystem;
 using ilm::GgmlType;
@@ -359,7 +359,9 @@ std::vector<std::string> family_names() {
   return names;
 }
 
-std::string gguf_arch_for(const std::string& arch) { return arch == "mistral" ? "llama" : arch; }
+std::string gguf_arch_for(const std::string& arch) {
+  return arch == "mistral" ? "llama" : arch;
+}
 
 ilm::GgufHeads heads_of(const ilm::TransformerConfig& c) {
   return {c.n_head, c.fused_qkv == "interleaved" ? c.n_head : c.kv_heads()};
@@ -542,15 +544,15 @@ TEST(GgufExportFamilies, TransformsInvert) {
   std::vector<float> qkv(static_cast<size_t>(qkv_shape[0] * qkv_shape[1]));
   for (size_t i = 0; i < qkv.size(); ++i) qkv[i] = float(i);
   std::vector<float> out, back;
-  for (auto t : {ilm::GgufTensorTransform::falcon_qkv_regroup,
-                 ilm::GgufTensorTransform::rope_permute_q, ilm::GgufTensorTransform::rope_permute_k,
-                 ilm::GgufTensorTransform::transpose}) {
+  for (auto t :
+       {ilm::GgufTensorTransform::falcon_qkv_regroup, ilm::GgufTensorTransform::rope_permute_q,
+        ilm::GgufTensorTransform::rope_permute_k, ilm::GgufTensorTransform::transpose}) {
     SCOPED_TRACE(std::string(ilm::gguf_transform_name(t)));
     const ilm::GgufHeads heads{4, 2};
-    const std::vector<int64_t> shape =
-        t == ilm::GgufTensorTransform::falcon_qkv_regroup ? qkv_shape
-        : t == ilm::GgufTensorTransform::rope_permute_k  ? std::vector<int64_t>{2 * 6, 5}
-                                                         : std::vector<int64_t>{4 * 6, 5};
+    const std::vector<int64_t> shape = t == ilm::GgufTensorTransform::falcon_qkv_regroup ? qkv_shape
+                                       : t == ilm::GgufTensorTransform::rope_permute_k
+                                           ? std::vector<int64_t>{2 * 6, 5}
+                                           : std::vector<int64_t>{4 * 6, 5};
     const std::vector<int64_t> gshape = ilm::gguf_apply_transform(t, qkv.data(), shape, heads, out);
     EXPECT_FALSE(std::equal(out.begin(), out.end(), qkv.begin()));
     EXPECT_EQ(ilm::gguf_undo_transform(t, out.data(), gshape, heads, back), shape);
@@ -621,14 +623,16 @@ TEST(GgufExportFamilies, RefusesWhatLlamaCppCannotRun) {
   TempDir tmp;
   ilm::HfModel hf = ilm::load_hf_folder(family_fixtures() / "llama");
   // No tokenizer, not allowed.
-  EXPECT_NE(error_of([&] { ilm::export_transformer_gguf(*hf.model, nullptr, tmp.path / "a.gguf"); })
-                .find("no tokenizer"),
+  EXPECT_NE(error_of([&] {
+              ilm::export_transformer_gguf(*hf.model, nullptr, tmp.path / "a.gguf");
+            }).find("no tokenizer"),
             std::string::npos);
   EXPECT_FALSE(fs::exists(tmp.path / "a.gguf"));
   // A tokenizer llama.cpp has no model for.
   ilm::ByteTokenizer bytes;
-  EXPECT_NE(error_of([&] { ilm::export_transformer_gguf(*hf.model, &bytes, tmp.path / "b.gguf"); })
-                .find("byte"),
+  EXPECT_NE(error_of([&] {
+              ilm::export_transformer_gguf(*hf.model, &bytes, tmp.path / "b.gguf");
+            }).find("byte"),
             std::string::npos);
   // Falcon with biases.
   ilm::HfModel falcon = ilm::load_hf_folder(family_fixtures() / "falcon_mqa");
@@ -637,13 +641,15 @@ TEST(GgufExportFamilies, RefusesWhatLlamaCppCannotRun) {
   ilm::Transformer biased(fc);
   ilm::GgufExportOptions o;
   o.allow_no_tokenizer = true;
-  EXPECT_NE(error_of([&] { ilm::export_transformer_gguf(biased, nullptr, tmp.path / "c.gguf", o); })
-                .find("no biases"),
+  EXPECT_NE(error_of([&] {
+              ilm::export_transformer_gguf(biased, nullptr, tmp.path / "c.gguf", o);
+            }).find("no biases"),
             std::string::npos);
   // A WordPiece vocabulary for LLaMA.
   ilm::WordPieceTokenizer wp({"[PAD]", "[UNK]", "[CLS]", "[SEP]", "a", "##b"}, {}, "test");
-  EXPECT_NE(error_of([&] { ilm::export_transformer_gguf(*hf.model, &wp, tmp.path / "d.gguf"); })
-                .find("WordPiece"),
+  EXPECT_NE(error_of([&] {
+              ilm::export_transformer_gguf(*hf.model, &wp, tmp.path / "d.gguf");
+            }).find("WordPiece"),
             std::string::npos);
 }
 
@@ -798,8 +804,8 @@ TEST(GgufExportFamilies, WritesLlamaCppReferenceCases) {
   bo.vocab_size = 300;
   bo.min_frequency = 1;
   ilm::WordCounts words;
-  for (const char* w : {"the", " the", " whale", " ship", " sea", " and", " of", " a", " to",
-                        " in", " Ishmael", " Call", " me", ".", ",", "\n", " years", " ago"})
+  for (const char* w : {"the", " the", " whale", " ship", " sea", " and", " of", " a", " to", " in",
+                        " Ishmael", " Call", " me", ".", ",", "\n", " years", " ago"})
     words[w] = 50 - int64_t(words.size());
   const fs::path json = tmp.path / "tokenizer.json";
   ilm::save_hf_tokenizer_json(ilm::train_bpe(words, bo), json);
@@ -862,8 +868,8 @@ TEST(GgufExportFamilies, WritesLlamaCppReferenceCases) {
   std::vector<double> mean(static_cast<size_t>(bc.n_embd), 0.0);
   for (size_t t = 0; t < ids.size(); ++t)
     for (int ch = 0; ch < bc.n_embd; ++ch)
-      mean[size_t(ch)] += double(h->value.f32()[t * size_t(bc.n_embd) + size_t(ch)]) /
-                          double(ids.size());
+      mean[size_t(ch)] +=
+          double(h->value.f32()[t * size_t(bc.n_embd) + size_t(ch)]) / double(ids.size());
   ref["embedding"] = mean;
   ref["tolerance"] = {{"f32", 1e-3}, {"f16", 2e-2}, {"q8_0", 0.2}};
   ilm::write_file_atomic(bdir / "ilm_reference.json", ref.dump(1));

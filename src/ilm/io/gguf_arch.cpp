@@ -496,9 +496,9 @@ std::vector<int64_t> gguf_apply_transform(GgufTensorTransform transform, const f
     return shape;
   }
   // A bias of the RoPE-permuted rows is a matrix of one column.
-  const bool vector_rows = shape.size() == 1 && (transform == X::rope_permute_q ||
-                                                 transform == X::rope_permute_k ||
-                                                 transform == X::falcon_qkv_regroup);
+  const bool vector_rows =
+      shape.size() == 1 && (transform == X::rope_permute_q || transform == X::rope_permute_k ||
+                            transform == X::falcon_qkv_regroup);
   ILM_CHECK(shape.size() == 2 || vector_rows, "GGUF {}: expected a matrix, got shape [{}]",
             gguf_transform_name(transform), fmt::join(shape, ", "));
   const int64_t rows = shape[0], cols = vector_rows ? 1 : shape[1];

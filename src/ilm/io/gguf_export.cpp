@@ -2,8 +2,8 @@
 // gguf_export.h).
 #include "ilm/io/gguf_export.h"
 
-#include <algorithm>
 #include <fmt/ranges.h>
+#include <algorithm>
 #include <limits>
 #include <map>
 #include <memory>
@@ -349,9 +349,10 @@ GgufTokenType gguf_type_of(SentencePieceTokenizer::PieceType t) {
 std::string gguf_arch_of(const std::string& arch) {
   if (arch == "gpt2" || arch == "llama" || arch == "falcon" || arch == "bert") return arch;
   if (arch == "mistral") return "llama";  // Mistral is LLaMA with a sliding window
-  fail("GGUF export: architecture \"{}\" has no llama.cpp counterpart (known: gpt2, llama, "
-       "mistral, falcon, bert)",
-       arch);
+  fail(
+      "GGUF export: architecture \"{}\" has no llama.cpp counterpart (known: gpt2, llama, "
+      "mistral, falcon, bert)",
+      arch);
 }
 
 std::vector<int64_t> dims_of(const Tensor& t) {
@@ -389,8 +390,7 @@ void add_tokenizer(GgufWriter& w, const std::string& garch, const TransformerCon
     return;
   }
   if (dynamic_cast<const WordPieceTokenizer*>(&tok)) {
-    ILM_CHECK(garch == "bert", "GGUF export: a WordPiece tokenizer goes with BERT, not {}",
-              c.arch);
+    ILM_CHECK(garch == "bert", "GGUF export: a WordPiece tokenizer goes with BERT, not {}", c.arch);
     add_gguf_wordpiece_tokenizer(w, tok, c.vocab_size, c.type_vocab_size, &notes);
     return;
   }
@@ -503,8 +503,10 @@ void add_model_keys(GgufWriter& w, const std::string& garch, const TransformerCo
 void add_gguf_sentencepiece_tokenizer(GgufWriter& writer, const Tokenizer& tokenizer,
                                       int32_t n_vocab, std::vector<std::string>* notes) {
   const auto* sp = dynamic_cast<const SentencePieceTokenizer*>(&tokenizer);
-  ILM_CHECK(sp, "GGUF export: tokenizer.ggml.model \"llama\" takes a SentencePiece model, not a "
-            "{} tokenizer", tokenizer.kind());
+  ILM_CHECK(sp,
+            "GGUF export: tokenizer.ggml.model \"llama\" takes a SentencePiece model, not a "
+            "{} tokenizer",
+            tokenizer.kind());
   std::vector<std::string> tokens;
   std::vector<float> scores;
   std::vector<int32_t> types;
@@ -527,9 +529,8 @@ void add_gguf_sentencepiece_tokenizer(GgufWriter& writer, const Tokenizer& token
   writer.add_kv("tokenizer.ggml.add_space_prefix", sp->add_dummy_prefix());
 }
 
-void add_gguf_wordpiece_tokenizer(GgufWriter& writer, const Tokenizer& tokenizer,
-                                  int32_t n_vocab, int32_t type_vocab_size,
-                                  std::vector<std::string>* notes) {
+void add_gguf_wordpiece_tokenizer(GgufWriter& writer, const Tokenizer& tokenizer, int32_t n_vocab,
+                                  int32_t type_vocab_size, std::vector<std::string>* notes) {
   std::vector<std::string> vocab;
   std::string prefix = "##";
   if (const auto* wp = dynamic_cast<const WordPieceTokenizer*>(&tokenizer)) {
@@ -568,11 +569,10 @@ void add_gguf_wordpiece_tokenizer(GgufWriter& writer, const Tokenizer& tokenizer
       tokens.push_back(t.substr(prefix.size()));
     else
       tokens.push_back("\xE2\x96\x81" + t);  // U+2581, a word start
-    types.push_back(int32_t(special.count("[UNK]") && special["[UNK]"] == id
-                                ? GgufTokenType::unknown
-                            : control.count(id) || (bracketed && special.count(t))
-                                ? GgufTokenType::control
-                                : GgufTokenType::normal));
+    types.push_back(
+        int32_t(special.count("[UNK]") && special["[UNK]"] == id       ? GgufTokenType::unknown
+                : control.count(id) || (bracketed && special.count(t)) ? GgufTokenType::control
+                                                                       : GgufTokenType::normal));
   }
   pad_vocab(tokens, types, n_vocab, notes);
   writer.add_kv("tokenizer.ggml.model", "bert");
@@ -623,9 +623,9 @@ GgufExportReport export_transformer_gguf(const Transformer& model, const Tokeniz
     if (shape.size() == 1 || name == "position_embd.weight" || name == "token_types.weight")
       return GgmlType::f32;
     if (mtype == GgmlType::q8_0 && shape.back() % 32 != 0) {
-      report.notes.push_back(fmt::format(
-          "{} [{}]: rows are not a multiple of 32, stored as F16 instead of Q8_0", name,
-          fmt::join(shape, ", ")));
+      report.notes.push_back(
+          fmt::format("{} [{}]: rows are not a multiple of 32, stored as F16 instead of Q8_0", name,
+                      fmt::join(shape, ", ")));
       return GgmlType::f16;
     }
     return mtype;

@@ -67,8 +67,8 @@ void add_gguf_sentencepiece_tokenizer(GgufWriter& writer, const Tokenizer& token
 // drops BERT's "##" ("play", "##ing" -> "▁play", "ing"; "[CLS]" as is), with the ids of
 // [CLS] (also BOS) [SEP] [UNK] [PAD] [MASK]. A WordPieceTokenizer or a WordPiece
 // tokenizer.json.
-void add_gguf_wordpiece_tokenizer(GgufWriter& writer, const Tokenizer& tokenizer,
-                                  int32_t n_vocab, int32_t type_vocab_size,
+void add_gguf_wordpiece_tokenizer(GgufWriter& writer, const Tokenizer& tokenizer, int32_t n_vocab,
+                                  int32_t type_vocab_size,
                                   std::vector<std::string>* notes = nullptr);
 
 // Writes a Transformer as GGUF v3 for llama.cpp, atomically. config().arch picks llama.cpp's
