@@ -1,7 +1,8 @@
 // Loads ilm's GGUF exports in llama.cpp (node-llama-cpp's prebuilt build) and checks them against
 // ilm's own answers: the same token ids for every text, the same next-token log-probabilities,
 // and for F32 the same greedy continuation.
-//   node gguf_llama_cpp.mjs DIR   (DIR: what test_gguf_export's WritesLlamaCppReferenceCase wrote)
+//   node gguf_llama_cpp.mjs DIR   (DIR: one case test_gguf_export's WritesLlamaCppReferenceCase
+//                                  or GgufExportFamilies.WritesLlamaCppReferenceCases wrote)
 // The package is $NODE_LLAMA_CPP, else .assets/npm/node_modules/node-llama-cpp. Exit 1 on a
 // mismatch.
 import fs from "node:fs";
@@ -15,7 +16,36 @@ const {getLlama, LlamaLogLevel} = await import(pathToFileURL(path.join(pkg, "dis
 const ref = JSON.parse(fs.readFileSync(path.join(dir, "ilm_reference.json"), "utf8"));
 
 // Largest |log p(llama.cpp) - log p(ilm)| allowed over tokens with p >= 1e-4, per matrix type.
-const tolerance = {f32: 2e-3, f16: 3e-2, q8_0: 0.25};
+// An encoder (ref.kind "embedding", BERT with mean pooling): llama.cpp's tokens for the text,
+// and its embedding of [CLS] text [SEP] against ilm's mean hidden state (max |diff|).
+if (ref.kind === "embedding") {
+  const llama = await getLlama({gpu: false, build: "never", logLevel: LlamaLogLevel.error});
+  let failed = false;
+  for (const kind of ["f32", "f16", "q8_0"]) {
+    const model = await llama.loadModel({modelPath: path.join(dir, `model-${kind}.gguf`)});
+    const got = Array.from(model.tokenize(ref.text));
+    if (JSON.stringify(got) !== JSON.stringify(ref.text_ids)) {
+      console.log(`${kind}: tokenize(${JSON.stringify(ref.text)}) = ${JSON.stringify(got)}, ` +
+                  `ilm ${JSON.stringify(ref.text_ids)}`);
+      failed = true;
+    }
+    const context = await model.createEmbeddingContext({contextSize: 64, threads: 2});
+    const {vector} = await context.getEmbeddingFor(ref.text_ids);  // adds [CLS] and [SEP]
+    let worst = vector.length === ref.embedding.length ? 0 : Infinity;
+    for (let i = 0; i < ref.embedding.length; ++i)
+      worst = Math.max(worst, Math.abs(vector[i] - ref.embedding[i]));
+    const ok = worst <= ref.tolerance[kind];
+    console.log(`${kind}: embedding max |diff| ${worst.toExponential(2)} over ` +
+                `${ref.embedding.length} dims (limit ${ref.tolerance[kind]})` + (ok ? "" : "  FAILED"));
+    failed ||= !ok;
+    await context.dispose();
+    await model.dispose();
+  }
+  process.exit(failed ? 1 : 0);
+}
+
+// A case may set its own (ref.tolerance).
+const tolerance = ref.tolerance ?? {f32: 2e-3, f16: 3e-2, q8_0: 0.25};
 const llama = await getLlama({gpu: false, build: "never", logLevel: LlamaLogLevel.error});
 let failed = false;
 for (const kind of ["f32", "f16", "q8_0"]) {
@@ -31,7 +61,9 @@ for (const kind of ["f32", "f16", "q8_0"]) {
   const sequence = context.getSequence();
   let first = null;
   const greedy = [];
-  for await (const out of sequence.evaluateWithMetadata(ref.prompt_ids, {probabilities: true},
+  // eval_ids: the prompt with the BOS the model expects (llama.cpp's tokenize adds none here).
+  for await (const out of sequence.evaluateWithMetadata(ref.eval_ids ?? ref.prompt_ids,
+                                                         {probabilities: true},
                                                          {temperature: 0})) {
     if (first === null) first = out;
     greedy.push(out.token);

@@ -61,6 +61,14 @@ const std::map<std::string_view, std::vector<KeyRow>>& arch_key_rows() {
            {"{arch}.rope.dimension_count", T::u32, T::u32, false,
             "rotated dimensions per head, HS when absent"},
            {"{arch}.vocab_size", T::u32, T::u32, false, "V"},
+           {"{arch}.attention.key_length", T::u32, T::u32, false, "HS of keys, C/NH when absent"},
+           {"{arch}.attention.value_length", T::u32, T::u32, false,
+            "HS of values, C/NH when absent"},
+           {"{arch}.rope.scaling.type", T::string, T::string, false,
+            "\"none\", \"linear\" or \"yarn\" (LLaMA-3 scaling is the rope_freqs tensor)"},
+           {"{arch}.rope.scaling.factor", T::f32, T::f32, false, "positions divided by this"},
+           {"{arch}.rope.scaling.original_context_length", T::u32, T::u32, false,
+            "the context before scaling"},
        }},
       {"falcon",
        {
@@ -71,6 +79,7 @@ const std::map<std::string_view, std::vector<KeyRow>>& arch_key_rows() {
            {"{arch}.attention.head_count", T::u32, T::u32, true, "NH"},
            {"{arch}.attention.head_count_kv", T::u32, T::u32, false, "key/value heads"},
            {"{arch}.attention.layer_norm_epsilon", T::f32, T::f32, true, "LayerNorm eps"},
+           {"{arch}.rope.freq_base", T::f32, T::f32, false, "RoPE theta, 10000 when absent"},
        }},
       {"bert",
        {
@@ -160,6 +169,15 @@ const std::vector<NameRow>& llama_names() {
       {"model.layers.{N}.self_attn.k_proj.weight", "blk.{N}.attn_k.weight", X::rope_permute_k},
       {"model.layers.{N}.self_attn.v_proj.weight", "blk.{N}.attn_v.weight", X::none},
       {"model.layers.{N}.self_attn.o_proj.weight", "blk.{N}.attn_output.weight", X::none},
+      // Biases (attention_bias, mlp_bias): optional in llama.cpp; q and k rows reorder as the
+      // weights' rows do.
+      {"model.layers.{N}.self_attn.q_proj.bias", "blk.{N}.attn_q.bias", X::rope_permute_q},
+      {"model.layers.{N}.self_attn.k_proj.bias", "blk.{N}.attn_k.bias", X::rope_permute_k},
+      {"model.layers.{N}.self_attn.v_proj.bias", "blk.{N}.attn_v.bias", X::none},
+      {"model.layers.{N}.self_attn.o_proj.bias", "blk.{N}.attn_output.bias", X::none},
+      {"model.layers.{N}.mlp.gate_proj.bias", "blk.{N}.ffn_gate.bias", X::none},
+      {"model.layers.{N}.mlp.up_proj.bias", "blk.{N}.ffn_up.bias", X::none},
+      {"model.layers.{N}.mlp.down_proj.bias", "blk.{N}.ffn_down.bias", X::none},
       {"model.layers.{N}.post_attention_layernorm.weight", "blk.{N}.ffn_norm.weight", X::none},
       {"model.layers.{N}.mlp.gate_proj.weight", "blk.{N}.ffn_gate.weight", X::none},
       {"model.layers.{N}.mlp.up_proj.weight", "blk.{N}.ffn_up.weight", X::none},
@@ -172,15 +190,17 @@ const std::vector<NameRow>& llama_names() {
 }
 
 const std::vector<NameRow>& falcon_names() {
-  // "transformer." is stripped first. ln_attn / ln_mlp are the two norms of the 40B layout.
+  // "transformer." is stripped first. ln_attn / ln_mlp are the two norms of the 40B layout:
+  // llama.cpp's falcon feeds attention from attn_norm_2 when present and the MLP from
+  // attn_norm, so ln_mlp is attn_norm and ln_attn attn_norm_2.
   static const std::vector<NameRow> rows = {
       {"word_embeddings.weight", "token_embd.weight", X::none},
       {"h.{N}.input_layernorm.weight", "blk.{N}.attn_norm.weight", X::none},
       {"h.{N}.input_layernorm.bias", "blk.{N}.attn_norm.bias", X::none},
-      {"h.{N}.ln_attn.weight", "blk.{N}.attn_norm.weight", X::none},
-      {"h.{N}.ln_attn.bias", "blk.{N}.attn_norm.bias", X::none},
-      {"h.{N}.ln_mlp.weight", "blk.{N}.attn_norm_2.weight", X::none},
-      {"h.{N}.ln_mlp.bias", "blk.{N}.attn_norm_2.bias", X::none},
+      {"h.{N}.ln_attn.weight", "blk.{N}.attn_norm_2.weight", X::none},
+      {"h.{N}.ln_attn.bias", "blk.{N}.attn_norm_2.bias", X::none},
+      {"h.{N}.ln_mlp.weight", "blk.{N}.attn_norm.weight", X::none},
+      {"h.{N}.ln_mlp.bias", "blk.{N}.attn_norm.bias", X::none},
       {"h.{N}.self_attention.query_key_value.weight", "blk.{N}.attn_qkv.weight",
        X::falcon_qkv_regroup},
       {"h.{N}.self_attention.dense.weight", "blk.{N}.attn_output.weight", X::none},
@@ -475,9 +495,13 @@ std::vector<int64_t> gguf_apply_transform(GgufTensorTransform transform, const f
     std::copy(in, in + numel, out.begin());
     return shape;
   }
-  ILM_CHECK(shape.size() == 2, "GGUF {}: expected a matrix, got shape [{}]",
+  // A bias of the RoPE-permuted rows is a matrix of one column.
+  const bool vector_rows =
+      shape.size() == 1 && (transform == X::rope_permute_q || transform == X::rope_permute_k ||
+                            transform == X::falcon_qkv_regroup);
+  ILM_CHECK(shape.size() == 2 || vector_rows, "GGUF {}: expected a matrix, got shape [{}]",
             gguf_transform_name(transform), fmt::join(shape, ", "));
-  const int64_t rows = shape[0], cols = shape[1];
+  const int64_t rows = shape[0], cols = vector_rows ? 1 : shape[1];
   const int n_head_kv = heads.n_head_kv > 0 ? heads.n_head_kv : heads.n_head;
   switch (transform) {
     case X::transpose:
@@ -495,6 +519,66 @@ std::vector<int64_t> gguf_apply_transform(GgufTensorTransform transform, const f
                 "GGUF falcon_qkv_regroup: {} rows are not (n_head {} + 2 x n_head_kv {}) heads",
                 rows, heads.n_head, n_head_kv);
       gguf_falcon_qkv_regroup(out.data(), in, heads.n_head, n_head_kv, rows / groups, cols);
+      return shape;
+    }
+    case X::none:
+      break;
+  }
+  return shape;
+}
+
+std::vector<int64_t> gguf_undo_transform(GgufTensorTransform transform, const float* in,
+                                         const std::vector<int64_t>& shape, const GgufHeads& heads,
+                                         std::vector<float>& out) {
+  int64_t numel = 1;
+  for (int64_t d : shape) numel *= d;
+  out.resize(static_cast<size_t>(numel));
+  if (transform == X::none) {
+    std::copy(in, in + numel, out.begin());
+    return shape;
+  }
+  const bool vector_rows = shape.size() == 1 && transform != X::transpose;
+  ILM_CHECK(shape.size() == 2 || vector_rows, "GGUF {}: expected a matrix, got shape [{}]",
+            gguf_transform_name(transform), fmt::join(shape, ", "));
+  const int64_t rows = shape[0], cols = vector_rows ? 1 : shape[1];
+  const int n_head_kv = heads.n_head_kv > 0 ? heads.n_head_kv : heads.n_head;
+  auto unpermute = [&](int n_head) {
+    ILM_CHECK(n_head > 0 && rows % n_head == 0 && (rows / n_head) % 2 == 0,
+              "RoPE row permutation: {} rows do not split into {} heads of an even size", rows,
+              n_head);
+    const int64_t HS = rows / n_head, half = HS / 2;
+    for (int64_t h = 0; h < n_head; ++h)
+      for (int64_t i = 0; i < half; ++i)
+        for (int64_t j = 0; j < 2; ++j)
+          std::memcpy(out.data() + (h * HS + j * half + i) * cols, in + (h * HS + 2 * i + j) * cols,
+                      size_t(cols) * sizeof(float));
+  };
+  switch (transform) {
+    case X::transpose:
+      gguf_transpose(out.data(), in, rows, cols);
+      return {cols, rows};
+    case X::rope_permute_q:
+      unpermute(heads.n_head);
+      return shape;
+    case X::rope_permute_k:
+      unpermute(n_head_kv);
+      return shape;
+    case X::falcon_qkv_regroup: {
+      const int64_t groups = int64_t(heads.n_head) + 2 * n_head_kv;
+      ILM_CHECK(heads.n_head > 0 && rows % groups == 0 && heads.n_head % n_head_kv == 0,
+                "GGUF falcon_qkv_regroup: {} rows are not (n_head {} + 2 x n_head_kv {}) heads",
+                rows, heads.n_head, n_head_kv);
+      const int64_t HS = rows / groups, q_per_group = heads.n_head / n_head_kv;
+      const size_t head_values = size_t(HS * cols);
+      for (int64_t g = 0; g < n_head_kv; ++g) {
+        float* group = out.data() + g * (q_per_group + 2) * HS * cols;
+        for (int64_t q = 0; q < q_per_group; ++q)
+          std::copy_n(in + (g * q_per_group + q) * HS * cols, head_values, group + q * HS * cols);
+        std::copy_n(in + (heads.n_head + g) * HS * cols, head_values,
+                    group + q_per_group * HS * cols);
+        std::copy_n(in + (heads.n_head + n_head_kv + g) * HS * cols, head_values,
+                    group + (q_per_group + 1) * HS * cols);
+      }
       return shape;
     }
     case X::none:

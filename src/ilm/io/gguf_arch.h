@@ -109,5 +109,10 @@ struct GgufHeads {
 std::vector<int64_t> gguf_apply_transform(GgufTensorTransform transform, const float* in,
                                           const std::vector<int64_t>& shape, const GgufHeads& heads,
                                           std::vector<float>& out);
+// The inverse: a tensor as stored in GGUF (shape in ilm order) back in the Hugging Face layout;
+// returns the Hugging Face shape. gguf_undo_transform(t, gguf_apply_transform(t, x)) == x.
+std::vector<int64_t> gguf_undo_transform(GgufTensorTransform transform, const float* in,
+                                         const std::vector<int64_t>& shape, const GgufHeads& heads,
+                                         std::vector<float>& out);
 
 }  // namespace ilm

@@ -1,5 +1,6 @@
-// Exporting an ilm model to GGUF for llama.cpp: the GPT-2 architecture ("gpt2") with its
-// byte-level BPE tokenizer (docs/gguf.md).
+// Exporting an ilm model to GGUF for llama.cpp: ilm's GPT as "gpt2", and the Transformer
+// families (GPT-2, LLaMA 1/2/3, Mistral, Falcon, BERT) as llama.cpp's gpt2, llama, falcon and
+// bert architectures, with their tokenizers (docs/gguf.md).
 #pragma once
 
 #include <cstdint>
@@ -13,6 +14,7 @@ namespace ilm {
 
 class GPT;
 class Tokenizer;
+class Transformer;
 
 struct GgufExportOptions {
   // The type of the matrices (2-D weights, token embedding included); vectors (norms, biases)
@@ -24,6 +26,13 @@ struct GgufExportOptions {
   // converter does. llama.cpp since 2024 reuses token_embd when output.weight is absent, so
   // false makes a smaller file that only newer llama.cpp versions load.
   bool write_output_copy = true;
+  // export_transformer_gguf without a tokenizer: write no tokenizer.ggml.* fields (a file
+  // llama.cpp refuses, for inspection and round trips) instead of failing.
+  bool allow_no_tokenizer = false;
+  // BERT: {arch}.pooling_type, how llama.cpp's embeddings pool the tokens: "none" (one
+  // embedding per token), "mean", or "cls" (the first token's hidden state; the pooler's
+  // dense layer is not applied).
+  std::string bert_pooling = "none";
 };
 
 struct GgufExportReport {
@@ -46,5 +55,32 @@ void add_gguf_bpe_tokenizer(GgufWriter& writer, const Tokenizer& tokenizer, int3
 GgufExportReport export_gpt2_gguf(const GPT& model, const Tokenizer& tokenizer,
                                   const std::filesystem::path& out,
                                   const GgufExportOptions& options = {});
+
+// The tokenizer.ggml.* metadata of a SentencePiece model (tokenizer.ggml.model "llama"):
+// pieces, scores and types (normal, unknown, control, user defined, unused, byte), the
+// <s> </s> <unk> ids, add_bos_token (true, as LLaMA), add_space_prefix from the normalizer.
+// Ids past the model's pieces up to n_vocab are unused "[PAD<id>]" tokens.
+void add_gguf_sentencepiece_tokenizer(GgufWriter& writer, const Tokenizer& tokenizer,
+                                      int32_t n_vocab, std::vector<std::string>* notes = nullptr);
+// The tokenizer.ggml.* metadata of a WordPiece vocabulary (tokenizer.ggml.model "bert"):
+// tokens in llama.cpp's spelling, where a word start carries U+2581 '▁' and a continuation
+// drops BERT's "##" ("play", "##ing" -> "▁play", "ing"; "[CLS]" as is), with the ids of
+// [CLS] (also BOS) [SEP] [UNK] [PAD] [MASK]. A WordPieceTokenizer or a WordPiece
+// tokenizer.json.
+void add_gguf_wordpiece_tokenizer(GgufWriter& writer, const Tokenizer& tokenizer, int32_t n_vocab,
+                                  int32_t type_vocab_size,
+                                  std::vector<std::string>* notes = nullptr);
+
+// Writes a Transformer as GGUF v3 for llama.cpp, atomically. config().arch picks llama.cpp's
+// architecture: gpt2 -> "gpt2"; llama, mistral -> "llama" (q/k rows reordered for ggml's
+// RoPE; linear RoPE scaling as rope.scaling.*, LLaMA-3 scaling as the rope_freqs.weight
+// tensor); falcon -> "falcon" (query_key_value regrouped as [all q, all k, all v]); bert ->
+// "bert" (encoder only: the masked-LM and classification heads are dropped, with a note).
+// The tokenizer: byte-level BPE for any family, SentencePiece for llama/mistral, WordPiece for
+// bert. Without one (tokenizer null), options.allow_no_tokenizer must be set. Throws naming
+// what llama.cpp cannot run (an architecture, a bias, a wiring, a tokenizer kind).
+GgufExportReport export_transformer_gguf(const Transformer& model, const Tokenizer* tokenizer,
+                                         const std::filesystem::path& out,
+                                         const GgufExportOptions& options = {});
 
 }  // namespace ilm

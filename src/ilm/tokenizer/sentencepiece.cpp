@@ -87,6 +87,24 @@ std::unordered_map<std::string, int32_t> special_pieces(
   return out;
 }
 
+// NormalizerSpec.add_dummy_prefix of a model proto libsentencepiece has accepted (true when
+// absent, the proto's default).
+bool dummy_prefix_of(std::string_view model_proto) {
+  ProtoReader model{model_proto};
+  uint32_t number = 0;
+  uint64_t value = 0;
+  std::string_view bytes;
+  bool add = true;
+  while (!model.done() && model.field(number, value, bytes)) {
+    if (number != 3) continue;  // ModelProto.normalizer_spec
+    ProtoReader spec{bytes};
+    std::string_view sub;
+    while (!spec.done() && spec.field(number, value, sub))
+      if (number == 3) add = value != 0;
+  }
+  return add;
+}
+
 std::optional<int32_t> optional_id(int id) {
   return id >= 0 ? std::optional<int32_t>(id) : std::nullopt;
 }
@@ -116,6 +134,22 @@ SentencePieceTokenizer::SentencePieceTokenizer(std::string_view model_proto,
   eos_id_ = optional_id(processor_->eos_id());
   unk_id_ = optional_id(processor_->unk_id());
   specials_ = special_pieces(model_proto, controls_);
+  add_dummy_prefix_ = dummy_prefix_of(model_proto);
+}
+
+float SentencePieceTokenizer::score(int32_t id) const {
+  check_id(id, 0);
+  return processor_->GetScore(id);
+}
+
+SentencePieceTokenizer::PieceType SentencePieceTokenizer::piece_type(int32_t id) const {
+  check_id(id, 0);
+  if (processor_->IsUnknown(id)) return PieceType::unknown;
+  if (processor_->IsControl(id)) return PieceType::control;
+  if (processor_->IsByte(id)) return PieceType::byte;
+  if (processor_->IsUnused(id)) return PieceType::unused;
+  if (specials_.count(processor_->IdToPiece(id))) return PieceType::user_defined;
+  return PieceType::normal;
 }
 
 SentencePieceTokenizer::~SentencePieceTokenizer() = default;

@@ -74,6 +74,12 @@ class SentencePieceTokenizer final : public Tokenizer {
   std::string piece(int32_t id) const;
   std::optional<int32_t> bos_id() const { return bos_id_; }
   std::optional<int32_t> unk_id() const { return unk_id_; }
+  // What GGUF export writes (tokenizer.ggml.scores, token_type, add_space_prefix): each
+  // piece's score and type, and whether the normalizer prefixes the text with a space.
+  enum class PieceType { normal, unknown, control, user_defined, unused, byte };
+  float score(int32_t id) const;
+  PieceType piece_type(int32_t id) const;
+  bool add_dummy_prefix() const { return add_dummy_prefix_; }
   // Empty for a tokenizer made by from_serialized.
   const std::filesystem::path& model_path() const { return model_path_; }
 
@@ -85,6 +91,7 @@ class SentencePieceTokenizer final : public Tokenizer {
   std::filesystem::path model_path_;
   std::string source_;
   std::optional<int32_t> bos_id_, eos_id_, unk_id_;
+  bool add_dummy_prefix_ = true;  // NormalizerSpec.add_dummy_prefix
   // Control, user-defined and unknown pieces: read from the model proto, since
   // libsentencepiece 0.1.97 cannot say whether a piece is user-defined.
   std::unordered_map<std::string, int32_t> specials_;
