@@ -68,6 +68,7 @@ void add_generate(CLI::App& app) {
     std::unique_ptr<CausalLM> lm = m.causal_lm();
     GenerateStats st;
     const bool by_ids = !a->prompt_ids.empty() || a->print_ids;
+    const bool print_ids = a->print_ids || !m.tokenizer;  // no tokenizer: ids are all there is
     if (by_ids) {
       std::vector<int32_t> ids;
       if (!a->prompt_ids.empty()) {
@@ -82,7 +83,7 @@ void add_generate(CLI::App& app) {
         eot = m.hf_config["eos_token_id"].get<int32_t>();
       std::string sep;
       st = generate_ids(*lm, ids, a->opt, eot, [&](int32_t id) {
-        if (a->print_ids) {
+        if (print_ids) {
           fmt::print("{}{}", sep, id);
           sep = " ";
         } else {
@@ -92,7 +93,7 @@ void add_generate(CLI::App& app) {
         std::fflush(stdout);
       });
     } else {
-      ILM_CHECK(m.tokenizer, "{}: the model has no tokenizer: give --prompt-ids 1,2,3 and --print-ids", a->model);
+      ILM_CHECK(m.tokenizer, "{}: the model has no tokenizer: give the prompt as --prompt-ids 1,2,3", a->model);
       m.tokenizer->encode(a->prompt);  // an unencodable prompt fails before anything is printed
       std::fwrite(a->prompt.data(), 1, a->prompt.size(), stdout);
       st = generate(*lm, *m.tokenizer, a->prompt, a->opt, [](std::string_view s) {

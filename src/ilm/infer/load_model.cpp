@@ -89,7 +89,13 @@ LoadedModel load_model(const fs::path& path) {
 
 std::unique_ptr<CausalLM> LoadedModel::causal_lm() {
   if (model) return causal_lm_of(*model);
-  if (transformer) return causal_lm_of(*transformer);
+  if (transformer) {
+    try {
+      return causal_lm_of(*transformer);
+    } catch (const Error& e) {
+      throw e.with_context(weights.string());
+    }
+  }
   fail("{}: a GGUF file is read for `ilm info` only; generate from the run or Hugging Face folder "
        "it came from",
        weights.string());
