@@ -46,18 +46,24 @@ void add_generate(CLI::App& app) {
   auto a = std::make_shared<Args>();
   CLI::App* cmd = app.add_subcommand("generate", "Generate text from a trained model, streamed");
   cmd->add_option("-m,--model", a->model,
-                  "run folder, checkpoint folder, or Hugging Face folder of a causal LM (gpt2, llama, mistral, "
+                  "run folder, checkpoint folder, or Hugging Face folder of a causal LM (gpt2, "
+                  "llama, mistral, "
                   "falcon)")
       ->required();
   auto* prompt = cmd->add_option("-p,--prompt", a->prompt, "text to continue (may be empty)");
-  cmd->add_option("--prompt-ids", a->prompt_ids, "token ids to continue, as 1,2,3 (models without a tokenizer)")
+  cmd->add_option("--prompt-ids", a->prompt_ids,
+                  "token ids to continue, as 1,2,3 (models without a tokenizer)")
       ->excludes(prompt);
-  cmd->add_flag("--print-ids", a->print_ids, "print the generated token ids (space-separated) instead of text");
-  cmd->add_option("-n,--max-tokens", a->opt.max_tokens, "tokens to generate")->capture_default_str();
-  cmd->add_option("-t,--temperature", a->opt.sampling.temperature, "0 = greedy")->capture_default_str();
+  cmd->add_flag("--print-ids", a->print_ids,
+                "print the generated token ids (space-separated) instead of text");
+  cmd->add_option("-n,--max-tokens", a->opt.max_tokens, "tokens to generate")
+      ->capture_default_str();
+  cmd->add_option("-t,--temperature", a->opt.sampling.temperature, "0 = greedy")
+      ->capture_default_str();
   cmd->add_option("--top-k", a->opt.sampling.top_k, "keep the k likeliest tokens (0 = all)")
       ->capture_default_str();
-  cmd->add_option("--top-p", a->opt.sampling.top_p, "keep the smallest set with this probability mass")
+  cmd->add_option("--top-p", a->opt.sampling.top_p,
+                  "keep the smallest set with this probability mass")
       ->capture_default_str();
   cmd->add_option("--seed", a->opt.seed, "sampling seed")->capture_default_str();
   cmd->add_option("--threads", a->threads, "CPU threads (0 = all)");
@@ -74,12 +80,15 @@ void add_generate(CLI::App& app) {
       if (!a->prompt_ids.empty()) {
         ids = parse_ids(a->prompt_ids);
       } else {
-        ILM_CHECK(m.tokenizer, "{}: the model has no tokenizer: give the prompt as --prompt-ids 1,2,3", a->model);
+        ILM_CHECK(m.tokenizer,
+                  "{}: the model has no tokenizer: give the prompt as --prompt-ids 1,2,3",
+                  a->model);
         ids = m.tokenizer->encode(a->prompt);
         ILM_CHECK(!ids.empty(), "the prompt has no tokens: give --prompt or --prompt-ids");
       }
       std::optional<int32_t> eot = m.tokenizer ? m.tokenizer->eot_id() : std::nullopt;
-      if (!m.tokenizer && m.hf_config.contains("eos_token_id") && m.hf_config["eos_token_id"].is_number_integer())
+      if (!m.tokenizer && m.hf_config.contains("eos_token_id") &&
+          m.hf_config["eos_token_id"].is_number_integer())
         eot = m.hf_config["eos_token_id"].get<int32_t>();
       std::string sep;
       st = generate_ids(*lm, ids, a->opt, eot, [&](int32_t id) {
@@ -93,7 +102,8 @@ void add_generate(CLI::App& app) {
         std::fflush(stdout);
       });
     } else {
-      ILM_CHECK(m.tokenizer, "{}: the model has no tokenizer: give the prompt as --prompt-ids 1,2,3", a->model);
+      ILM_CHECK(m.tokenizer,
+                "{}: the model has no tokenizer: give the prompt as --prompt-ids 1,2,3", a->model);
       m.tokenizer->encode(a->prompt);  // an unencodable prompt fails before anything is printed
       std::fwrite(a->prompt.data(), 1, a->prompt.size(), stdout);
       st = generate(*lm, *m.tokenizer, a->prompt, a->opt, [](std::string_view s) {

@@ -12,8 +12,11 @@ void add_info(CLI::App& app) {
     bool json = false;
   };
   auto a = std::make_shared<Args>();
-  CLI::App* cmd = app.add_subcommand("info", "Describe a model: run folder, Hugging Face folder, .gguf, .safetensors");
-  cmd->add_option("path", a->path, "run folder, Hugging Face model folder, .gguf or .safetensors file")->required();
+  CLI::App* cmd = app.add_subcommand(
+      "info", "Describe a model: run folder, Hugging Face folder, .gguf, .safetensors");
+  cmd->add_option("path", a->path,
+                  "run folder, Hugging Face model folder, .gguf or .safetensors file")
+      ->required();
   cmd->add_flag("--json", a->json, "print the facts as one JSON object");
   cmd->callback([a] {
     nlohmann::json info = model_info(a->path);

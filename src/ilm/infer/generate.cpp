@@ -47,19 +47,23 @@ class TransformerLM final : public CausalLM {
 
 }  // namespace
 
-std::unique_ptr<CausalLM> causal_lm_of(GPT& model) { return std::make_unique<GptLM>(model); }
+std::unique_ptr<CausalLM> causal_lm_of(GPT& model) {
+  return std::make_unique<GptLM>(model);
+}
 
 std::unique_ptr<CausalLM> causal_lm_of(const Transformer& model) {
   const TransformerConfig& c = model.config();
   if (c.head != HeadKind::causal_lm || !c.causal)
-    fail("a {} model without a causal LM head cannot generate text: generation needs a causal LM "
-         "(gpt2, llama, mistral, falcon)",
-         c.arch);
+    fail(
+        "a {} model without a causal LM head cannot generate text: generation needs a causal LM "
+        "(gpt2, llama, mistral, falcon)",
+        c.arch);
   return std::make_unique<TransformerLM>(model);
 }
 
 GenerateStats generate_ids(CausalLM& model, std::vector<int32_t> ids, const GenerateOptions& opt,
-                           std::optional<int32_t> eot, const std::function<void(int32_t)>& on_token) {
+                           std::optional<int32_t> eot,
+                           const std::function<void(int32_t)>& on_token) {
   validate(opt.sampling);
   ILM_CHECK(opt.max_tokens >= 0, "max tokens must be >= 0, got {}", opt.max_tokens);
   ILM_CHECK(!ids.empty(), "the prompt has no tokens");
@@ -99,7 +103,8 @@ GenerateStats generate_ids(CausalLM& model, std::vector<int32_t> ids, const Gene
 }
 
 GenerateStats generate(CausalLM& model, const Tokenizer& tok, std::string_view prompt,
-                       const GenerateOptions& opt, const std::function<void(std::string_view)>& on_text) {
+                       const GenerateOptions& opt,
+                       const std::function<void(std::string_view)>& on_text) {
   std::vector<int32_t> ids = tok.encode(prompt);
   if (ids.empty()) {
     // Nothing to condition on: start from end-of-text as GPT-2 does, or a newline.
@@ -122,7 +127,8 @@ GenerateStats generate(CausalLM& model, const Tokenizer& tok, std::string_view p
 }
 
 GenerateStats generate(GPT& model, const Tokenizer& tok, std::string_view prompt,
-                       const GenerateOptions& opt, const std::function<void(std::string_view)>& on_text) {
+                       const GenerateOptions& opt,
+                       const std::function<void(std::string_view)>& on_text) {
   std::unique_ptr<CausalLM> lm = causal_lm_of(model);
   return generate(*lm, tok, prompt, opt, on_text);
 }

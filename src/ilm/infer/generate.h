@@ -52,13 +52,16 @@ struct GenerateStats {
 // max_tokens or at `eot` (not reported) when opt.stop_at_eot. When the context fills up, it
 // keeps the most recent half and continues.
 GenerateStats generate_ids(CausalLM& model, std::vector<int32_t> prompt, const GenerateOptions& opt,
-                           std::optional<int32_t> eot, const std::function<void(int32_t)>& on_token);
+                           std::optional<int32_t> eot,
+                           const std::function<void(int32_t)>& on_token);
 
 // Generates after `prompt`, calling on_text with each complete piece of UTF-8 text
 // as it is produced. An empty prompt starts from the end-of-text token (or a newline).
 GenerateStats generate(CausalLM& model, const Tokenizer& tok, std::string_view prompt,
-                       const GenerateOptions& opt, const std::function<void(std::string_view)>& on_text);
+                       const GenerateOptions& opt,
+                       const std::function<void(std::string_view)>& on_text);
 GenerateStats generate(GPT& model, const Tokenizer& tok, std::string_view prompt,
-                       const GenerateOptions& opt, const std::function<void(std::string_view)>& on_text);
+                       const GenerateOptions& opt,
+                       const std::function<void(std::string_view)>& on_text);
 
 }  // namespace ilm

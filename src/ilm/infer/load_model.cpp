@@ -12,10 +12,14 @@ namespace ilm {
 
 std::string_view model_format_name(ModelFormat format) {
   switch (format) {
-    case ModelFormat::run: return "run";
-    case ModelFormat::hf: return "hf";
-    case ModelFormat::gguf: return "gguf";
-    case ModelFormat::safetensors: return "safetensors";
+    case ModelFormat::run:
+      return "run";
+    case ModelFormat::hf:
+      return "hf";
+    case ModelFormat::gguf:
+      return "gguf";
+    case ModelFormat::safetensors:
+      return "safetensors";
   }
   return "?";
 }
@@ -25,16 +29,19 @@ ModelFormat detect_model_format(const fs::path& path) {
   if (!fs::is_directory(path)) {
     if (path.extension() == ".gguf") return ModelFormat::gguf;
     if (path.extension() == ".safetensors") return ModelFormat::safetensors;
-    fail("{}: not a model: expected a run folder, a Hugging Face folder (config.json), a .gguf or "
-         "a .safetensors file",
-         path.string());
+    fail(
+        "{}: not a model: expected a run folder, a Hugging Face folder (config.json), a .gguf or "
+        "a .safetensors file",
+        path.string());
   }
   if (fs::exists(path / "config.json")) return ModelFormat::hf;
   if (fs::exists(path / "config.yaml") || fs::exists(path / "checkpoints") ||
       fs::exists(path / "model.safetensors"))
     return ModelFormat::run;
-  fail("{}: not a model folder: no config.json (Hugging Face), config.yaml or checkpoints/ (ilm run)",
-       path.string());
+  fail(
+      "{}: not a model folder: no config.json (Hugging Face), config.yaml or checkpoints/ (ilm "
+      "run)",
+      path.string());
 }
 
 RunFiles find_run_files(const fs::path& path) {
@@ -50,7 +57,8 @@ RunFiles find_run_files(const fs::path& path) {
     ILM_CHECK(!ckpt.empty(), "{}: has no checkpoint and no model.safetensors", path.string());
     r.weights = ckpt / "model.safetensors";
   }
-  ILM_CHECK(fs::exists(r.root / "config.yaml"), "{}: no config.yaml beside the weights", r.root.string());
+  ILM_CHECK(fs::exists(r.root / "config.yaml"), "{}: no config.yaml beside the weights",
+            r.root.string());
   return r;
 }
 
@@ -61,7 +69,8 @@ LoadedModel load_model(const fs::path& path) {
     case ModelFormat::run: {
       RunFiles files = find_run_files(path);
       RunConfig cfg = load_run_config(files.root / "config.yaml", {});
-      ILM_CHECK(fs::exists(files.root / "tokenizer.json"), "{}: no tokenizer.json", files.root.string());
+      ILM_CHECK(fs::exists(files.root / "tokenizer.json"), "{}: no tokenizer.json",
+                files.root.string());
       m.tokenizer = load_tokenizer(files.root / "tokenizer.json");
       if (cfg.model.vocab_size == 0) cfg.model.vocab_size = m.tokenizer->vocab_size();
       m.model = std::make_unique<GPT>(cfg.model);
@@ -82,7 +91,8 @@ LoadedModel load_model(const fs::path& path) {
       m.weights = path;
       return m;
     case ModelFormat::safetensors:
-      fail("{}: a bare safetensors file has no config: give its run or model folder", path.string());
+      fail("{}: a bare safetensors file has no config: give its run or model folder",
+           path.string());
   }
   return m;
 }
@@ -96,9 +106,10 @@ std::unique_ptr<CausalLM> LoadedModel::causal_lm() {
       throw e.with_context(weights.string());
     }
   }
-  fail("{}: a GGUF file is read for `ilm info` only; generate from the run or Hugging Face folder "
-       "it came from",
-       weights.string());
+  fail(
+      "{}: a GGUF file is read for `ilm info` only; generate from the run or Hugging Face folder "
+      "it came from",
+      weights.string());
 }
 
 }  // namespace ilm

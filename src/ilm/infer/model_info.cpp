@@ -22,31 +22,45 @@ namespace ilm {
 namespace {
 
 // A float as the short decimal it was written as (1e-06, not 9.99999997e-07).
-double decimal(float v) { return std::stod(fmt::format("{}", v)); }
+double decimal(float v) {
+  return std::stod(fmt::format("{}", v));
+}
 
-const char* norm_name(NormKind n) { return n == NormKind::rmsnorm ? "rmsnorm" : "layernorm"; }
+const char* norm_name(NormKind n) {
+  return n == NormKind::rmsnorm ? "rmsnorm" : "layernorm";
+}
 const char* mlp_name(MlpKind m) {
   switch (m) {
-    case MlpKind::gelu: return "gelu";
-    case MlpKind::gelu_tanh: return "gelu_tanh";
-    case MlpKind::swiglu: return "swiglu";
+    case MlpKind::gelu:
+      return "gelu";
+    case MlpKind::gelu_tanh:
+      return "gelu_tanh";
+    case MlpKind::swiglu:
+      return "swiglu";
   }
   return "?";
 }
 const char* wiring_name(Wiring w) {
   switch (w) {
-    case Wiring::pre_norm: return "pre_norm";
-    case Wiring::parallel: return "parallel";
-    case Wiring::post_norm: return "post_norm";
+    case Wiring::pre_norm:
+      return "pre_norm";
+    case Wiring::parallel:
+      return "parallel";
+    case Wiring::post_norm:
+      return "post_norm";
   }
   return "?";
 }
 const char* head_name(HeadKind h) {
   switch (h) {
-    case HeadKind::causal_lm: return "causal_lm";
-    case HeadKind::masked_lm: return "masked_lm";
-    case HeadKind::classification: return "classification";
-    case HeadKind::none: return "none";
+    case HeadKind::causal_lm:
+      return "causal_lm";
+    case HeadKind::masked_lm:
+      return "masked_lm";
+    case HeadKind::classification:
+      return "classification";
+    case HeadKind::none:
+      return "none";
   }
   return "?";
 }
@@ -60,8 +74,11 @@ json weights_info(const SafetensorsIndex& st) {
     ++dtypes[t.file_dtype];
     bytes += t.end - t.begin;
   }
-  return {{"tensors", st.names().size()}, {"dtypes", dtypes}, {"bytes", bytes},
-          {"shards", st.shards().size()}, {"file", st.path().filename().string()}};
+  return {{"tensors", st.names().size()},
+          {"dtypes", dtypes},
+          {"bytes", bytes},
+          {"shards", st.shards().size()},
+          {"file", st.path().filename().string()}};
 }
 
 json tokenizer_info(const fs::path& folder) {
@@ -153,7 +170,9 @@ json run_info(const fs::path& path) {
 
 json gguf_info(const fs::path& path) {
   GgufFile f = GgufFile::open(path);
-  json j = {{"format", "gguf"}, {"path", path.string()}, {"version", f.version()},
+  json j = {{"format", "gguf"},
+            {"path", path.string()},
+            {"version", f.version()},
             {"tensors", f.tensors().size()}};
   if (f.has_kv("general.architecture"))
     j["architecture"] = f.kv_as<std::string>("general.architecture");
@@ -169,8 +188,11 @@ json safetensors_info(const fs::path& path) {
     tensors.push_back({{"name", t.name}, {"dtype", t.file_dtype}, {"shape", t.shape.to_vector()}});
     bytes += t.end - t.begin;
   }
-  return {{"format", "safetensors"}, {"path", path.string()}, {"bytes", bytes},
-          {"metadata", f.metadata()}, {"tensors", tensors}};
+  return {{"format", "safetensors"},
+          {"path", path.string()},
+          {"bytes", bytes},
+          {"metadata", f.metadata()},
+          {"tensors", tensors}};
 }
 
 // 1234567 -> "1,234,567"
@@ -184,17 +206,21 @@ std::string grouped(int64_t n) {
 }
 
 std::string human_bytes(uint64_t b) {
-  if (b >= (uint64_t(1) << 30)) return fmt::format("{:.2f} GiB", double(b) / double(uint64_t(1) << 30));
+  if (b >= (uint64_t(1) << 30))
+    return fmt::format("{:.2f} GiB", double(b) / double(uint64_t(1) << 30));
   if (b >= (uint64_t(1) << 20)) return fmt::format("{:.2f} MiB", double(b) / double(1 << 20));
   if (b >= 1024) return fmt::format("{:.1f} KiB", double(b) / 1024.0);
   return fmt::format("{} B", b);
 }
 
-std::string scalar(const json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
+std::string scalar(const json& v) {
+  return v.is_string() ? v.get<std::string>() : v.dump();
+}
 
 std::string tokenizer_line(const json& t) {
   if (!t.is_object()) return "none";
-  std::string s = fmt::format("{}, vocab {}", t["kind"].get<std::string>(), t["vocab_size"].get<int>());
+  std::string s =
+      fmt::format("{}, vocab {}", t["kind"].get<std::string>(), t["vocab_size"].get<int>());
   if (t.contains("eot_id")) s += fmt::format(", end of text {}", t["eot_id"].get<int>());
   return s;
 }
@@ -212,10 +238,14 @@ std::string weights_line(const json& w) {
 
 json model_info(const fs::path& path) {
   switch (detect_model_format(path)) {
-    case ModelFormat::hf: return hf_info(path);
-    case ModelFormat::run: return run_info(path);
-    case ModelFormat::gguf: return gguf_info(path);
-    case ModelFormat::safetensors: return safetensors_info(path);
+    case ModelFormat::hf:
+      return hf_info(path);
+    case ModelFormat::run:
+      return run_info(path);
+    case ModelFormat::gguf:
+      return gguf_info(path);
+    case ModelFormat::safetensors:
+      return safetensors_info(path);
   }
   return nullptr;
 }
@@ -235,7 +265,8 @@ std::string format_model_info(const json& j) {
   }
   if (format == "safetensors") {
     line("format", "safetensors");
-    line("tensors", fmt::format("{}, {}", j["tensors"].size(), human_bytes(j["bytes"].get<uint64_t>())));
+    line("tensors",
+         fmt::format("{}, {}", j["tensors"].size(), human_bytes(j["bytes"].get<uint64_t>())));
     for (const auto& t : j["tensors"])
       out += fmt::format("  {:<48} {:<5} {}\n", t["name"].get<std::string>(),
                          t["dtype"].get<std::string>(), t["shape"].dump());
@@ -262,8 +293,8 @@ std::string format_model_info(const json& j) {
   line("architecture", j["architecture"].is_null() ? "-" : scalar(j["architecture"]));
   line("recipe", j["recipe"].get<std::string>());
   line("layers", scalar(j["layers"]));
-  line("heads", fmt::format("{} (kv heads {}, head dim {})", scalar(j["heads"]), scalar(j["kv_heads"]),
-                            scalar(j["head_dim"])));
+  line("heads", fmt::format("{} (kv heads {}, head dim {})", scalar(j["heads"]),
+                            scalar(j["kv_heads"]), scalar(j["head_dim"])));
   line("width", scalar(j["width"]));
   line("mlp", fmt::format("{}, width {}", j["mlp"].get<std::string>(), scalar(j["mlp_width"])));
   line("vocab", scalar(j["vocab_size"]));
@@ -277,7 +308,8 @@ std::string format_model_info(const json& j) {
   }
   line("positions", p);
   if (j.contains("sliding_window")) line("window", scalar(j["sliding_window"]));
-  line("norm", fmt::format("{}, eps {}", j["norm"]["kind"].get<std::string>(), j["norm"]["eps"].get<double>()));
+  line("norm", fmt::format("{}, eps {}", j["norm"]["kind"].get<std::string>(),
+                           j["norm"]["eps"].get<double>()));
   line("wiring", j["wiring"].get<std::string>());
   line("head", fmt::format("{}{}", j["head"].get<std::string>(),
                            j["tied_embeddings"].get<bool>() ? " (tied to the embeddings)" : ""));
