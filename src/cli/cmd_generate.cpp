@@ -72,6 +72,7 @@ void add_generate(CLI::App& app) {
     set_num_threads(a->threads);
     LoadedModel m = load_model(a->model);
     std::unique_ptr<CausalLM> lm = m.causal_lm();
+    a->opt.leading_special_tokens = m.format == ModelFormat::hf;
     GenerateStats st;
     const bool by_ids = !a->prompt_ids.empty() || a->print_ids;
     const bool print_ids = a->print_ids || !m.tokenizer;  // no tokenizer: ids are all there is
@@ -83,7 +84,7 @@ void add_generate(CLI::App& app) {
         ILM_CHECK(m.tokenizer,
                   "{}: the model has no tokenizer: give the prompt as --prompt-ids 1,2,3",
                   a->model);
-        ids = m.tokenizer->encode(a->prompt);
+        ids = prompt_ids(*m.tokenizer, a->prompt, a->opt.leading_special_tokens);
         ILM_CHECK(!ids.empty(), "the prompt has no tokens: give --prompt or --prompt-ids");
       }
       std::optional<int32_t> eot = m.tokenizer ? m.tokenizer->eot_id() : std::nullopt;

@@ -143,6 +143,20 @@ TEST(ModelGenerate, BertIsNotACausalLM) {
   EXPECT_NE(e.find("needs a causal LM"), std::string::npos) << e;
 }
 
+// LLaMA's SentencePiece model starts a prompt with <s>, as transformers' generate does.
+TEST(ModelGenerate, PromptIdsTakeTheTemplatesLeadingTokens) {
+  auto sp = ilm::resolve_tokenizer(
+      (fs::path(ILM_SOURCE_DIR) / "tests/reference/golden/sp_bpe.model").string());
+  ASSERT_TRUE(sp->special_token_id("<s>"));
+  const std::vector<int32_t> text = sp->encode("hello world");
+  std::vector<int32_t> with = text;
+  with.insert(with.begin(), *sp->special_token_id("<s>"));
+  EXPECT_EQ(ilm::prompt_ids(*sp, "hello world", true), with);
+  EXPECT_EQ(ilm::prompt_ids(*sp, "hello world", false), text);
+  ilm::ByteTokenizer bytes;
+  EXPECT_EQ(ilm::prompt_ids(bytes, "hi", true), bytes.encode("hi"));
+}
+
 // ---- ilm info -------------------------------------------------------------------------------
 
 TEST(ModelInfo, HubFolderFacts) {

@@ -102,10 +102,24 @@ GenerateStats generate_ids(CausalLM& model, std::vector<int32_t> ids, const Gene
   return st;
 }
 
+std::vector<int32_t> prompt_ids(const Tokenizer& tok, std::string_view prompt,
+                                bool leading_special_tokens) {
+  std::vector<int32_t> ids;
+  if (leading_special_tokens) {
+    for (const ModelTemplateItem& item : tok.model_template(false)) {
+      if (item.sequence >= 0) break;  // the text comes next; what follows it is not wanted
+      ids.push_back(item.id);
+    }
+  }
+  const std::vector<int32_t> text = tok.encode(prompt);
+  ids.insert(ids.end(), text.begin(), text.end());
+  return ids;
+}
+
 GenerateStats generate(CausalLM& model, const Tokenizer& tok, std::string_view prompt,
                        const GenerateOptions& opt,
                        const std::function<void(std::string_view)>& on_text) {
-  std::vector<int32_t> ids = tok.encode(prompt);
+  std::vector<int32_t> ids = prompt_ids(tok, prompt, opt.leading_special_tokens);
   if (ids.empty()) {
     // Nothing to condition on: start from end-of-text as GPT-2 does, or a newline.
     if (auto eot = tok.eot_id()) {

@@ -40,7 +40,15 @@ struct GenerateOptions {
   int max_tokens = 256;
   uint64_t seed = 0;
   bool stop_at_eot = true;
+  // Put the tokens the tokenizer's model template places before the text (LLaMA's <s>) in
+  // front of the prompt, as transformers' generate does. On for Hugging Face folders; off for
+  // runs, which ilm trains without them.
+  bool leading_special_tokens = false;
 };
+
+// The ids generation starts from: the template's leading tokens when asked, then the text.
+std::vector<int32_t> prompt_ids(const Tokenizer& tok, std::string_view prompt,
+                                bool leading_special_tokens);
 
 struct GenerateStats {
   int prompt_tokens = 0;
