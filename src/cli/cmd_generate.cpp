@@ -9,6 +9,7 @@
 #include "ilm/core/threads.h"
 #include "ilm/infer/generate.h"
 #include "ilm/infer/load_model.h"
+#include "ilm/tokenizer/stream_decoder.h"
 
 namespace ilm::cli {
 
@@ -92,16 +93,19 @@ void add_generate(CLI::App& app) {
           m.hf_config["eos_token_id"].is_number_integer())
         eot = m.hf_config["eos_token_id"].get<int32_t>();
       std::string sep;
+      std::optional<StreamDecoder> decoder;
+      if (!print_ids) decoder.emplace(*m.tokenizer);
+      auto put = [](const std::string& s) { std::fwrite(s.data(), 1, s.size(), stdout); };
       st = generate_ids(*lm, ids, a->opt, eot, [&](int32_t id) {
         if (print_ids) {
           fmt::print("{}{}", sep, id);
           sep = " ";
         } else {
-          std::string piece = m.tokenizer->token_bytes(id);
-          std::fwrite(piece.data(), 1, piece.size(), stdout);
+          put(decoder->push(id));
         }
         std::fflush(stdout);
       });
+      if (decoder) put(decoder->flush());
     } else {
       ILM_CHECK(m.tokenizer,
                 "{}: the model has no tokenizer: give the prompt as --prompt-ids 1,2,3", a->model);
