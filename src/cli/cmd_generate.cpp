@@ -94,7 +94,10 @@ void add_generate(CLI::App& app) {
         eot = m.hf_config["eos_token_id"].get<int32_t>();
       std::string sep;
       std::optional<StreamDecoder> decoder;
-      if (!print_ids) decoder.emplace(*m.tokenizer);
+      if (!print_ids) {
+        decoder.emplace(*m.tokenizer);
+        a->opt.vocab_limit = m.tokenizer->vocab_size();
+      }
       auto put = [](const std::string& s) { std::fwrite(s.data(), 1, s.size(), stdout); };
       st = generate_ids(*lm, ids, a->opt, eot, [&](int32_t id) {
         if (print_ids) {

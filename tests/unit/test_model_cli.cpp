@@ -129,10 +129,7 @@ TEST(ModelGenerate, HubFixturesMatchTransformersGreedy) {
     EXPECT_EQ(m.tokenizer, nullptr);
     std::unique_ptr<ilm::CausalLM> lm = m.causal_lm();
     const std::vector<int32_t> prompt = golden_ids(family, "generate.prompt_ids");
-    std::vector<int32_t> want = golden_ids(family, "generate.new_ids");
-    // Mistral's windowed attention past the window is not implemented in forward_cached yet:
-    // only the tokens whose context fits in the window (5) are checked.
-    if (std::string(family) == "mistral_window") want.resize(2);
+    const std::vector<int32_t> want = golden_ids(family, "generate.new_ids");
     EXPECT_EQ(greedy(*lm, prompt, int(want.size())), want);
   }
 }

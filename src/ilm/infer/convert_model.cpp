@@ -134,6 +134,8 @@ void write_json(const fs::path& p, const json& j) {
   write_file_atomic(p, j.dump(2) + "\n");
 }
 
+ConvertReport hf_to_hf(const fs::path& in, const fs::path& out, uint64_t max_shard_bytes);
+
 // The run's tokenizer in a form transformers reads where there is one: a Hugging Face
 // tokenizer.json as it is; GPT-2's encoding as GPT-2's own files (vocab.json, merges.txt,
 // tokenizer_config.json, special_tokens_map.json); anything else in ilm's format, with a note.
@@ -174,6 +176,18 @@ void write_hf_tokenizer(const Tokenizer& tok, const fs::path& dir, int context,
 ConvertReport run_to_hf(const fs::path& in, const fs::path& out, uint64_t max_shard_bytes) {
   ConvertReport rep;
   RunFiles files = find_run_files(in);
+  if (!files.hf_checkpoint.empty()) {  // a model.init run: its checkpoint is already a HF folder
+    ConvertReport r = hf_to_hf(files.hf_checkpoint, out, max_shard_bytes);
+    if (!fs::exists(out / "tokenizer.json") && fs::exists(files.root / "tokenizer.json")) {
+      fs::copy_file(files.root / "tokenizer.json", out / "tokenizer.json");
+      r.files.push_back(out / "tokenizer.json");
+      if (load_tokenizer(out / "tokenizer.json")->kind() != "hf")
+        r.notes.push_back(
+            "the run's tokenizer.json is in ilm's format, which ilm reads but Hugging Face "
+            "transformers does not");
+    }
+    return r;
+  }
   RunConfig cfg = load_run_config(files.root / "config.yaml", {});
   ILM_CHECK(fs::exists(files.root / "tokenizer.json"), "{}: no tokenizer.json",
             files.root.string());
@@ -264,11 +278,19 @@ ConvertReport convert_to_gguf(const fs::path& in, const fs::path& out, GgmlType 
   opt.matrix_type = matrix_type;
   const ModelFormat format = detect_model_format(in);
   GgufExportReport r;
+  fs::path hf_folder = format == ModelFormat::hf ? in : fs::path();
+  std::unique_ptr<Tokenizer> run_tokenizer;
   if (format == ModelFormat::run) {
+    RunFiles files = find_run_files(in);
+    hf_folder = files.hf_checkpoint;  // a model.init run: its checkpoint is a HF folder
+    if (!hf_folder.empty() && fs::exists(files.root / "tokenizer.json"))
+      run_tokenizer = load_tokenizer(files.root / "tokenizer.json");
+  }
+  if (format == ModelFormat::run && hf_folder.empty()) {
     LoadedModel m = load_model(in);
     r = export_gpt2_gguf(*m.model, *m.tokenizer, out, opt);
-  } else if (format == ModelFormat::hf) {
-    const fs::path cfg_path = in / "config.json";
+  } else if (!hf_folder.empty()) {
+    const fs::path cfg_path = hf_folder / "config.json";
     json cfg;
     try {
       cfg = json::parse(read_file(cfg_path));
@@ -291,12 +313,14 @@ ConvertReport convert_to_gguf(const fs::path& in, const fs::path& out, GgmlType 
     g.bias = true;
     g.activation = tc.mlp == MlpKind::gelu ? "gelu" : "gelu_tanh";
     GPT model(g);
-    load_gpt2_safetensors(in, model);
-    std::unique_ptr<Tokenizer> tok;
-    try {
-      tok = resolve_tokenizer(in.string());
-    } catch (const Error& e) {
-      fail("{}: GGUF needs the model's tokenizer: {}", in.string(), e.what());
+    load_gpt2_safetensors(hf_folder, model);
+    std::unique_ptr<Tokenizer> tok = std::move(run_tokenizer);
+    if (!tok) {
+      try {
+        tok = resolve_tokenizer(hf_folder.string());
+      } catch (const Error& e) {
+        fail("{}: GGUF needs the model's tokenizer: {}", in.string(), e.what());
+      }
     }
     r = export_gpt2_gguf(model, *tok, out, opt);
   } else {

@@ -1,5 +1,6 @@
 #include "ilm/infer/generate.h"
 
+#include <algorithm>
 #include <chrono>
 #include <vector>
 
@@ -27,11 +28,18 @@ class GptLM final : public CausalLM {
   Arena scratch_;
 };
 
+// The KV cache holds n_layer x capacity x 2 x (kv heads x head dim) floats: LLaMA-3's 131072
+// positions would be 32 GiB for 8B, so decoding keeps at most kMaxDecodeContext positions
+// (then the latest half, as for any full context).
+constexpr int kMaxDecodeContext = 8192;
+
 class TransformerLM final : public CausalLM {
  public:
-  explicit TransformerLM(const Transformer& model) : model_(model), cache_(model.make_cache()) {}
+  explicit TransformerLM(const Transformer& model)
+      : model_(model),
+        cache_(model.make_cache(std::min(model.config().max_positions, kMaxDecodeContext))) {}
   int vocab_size() const override { return model_.config().vocab_size; }
-  int context_length() const override { return model_.config().max_positions; }
+  int context_length() const override { return int(cache_.k.shape()[1]); }
   int cached() const override { return cache_.length; }
   void reset() override { cache_.length = 0; }
   void feed(const int32_t* ids, int n, float* logits) override {
@@ -69,6 +77,7 @@ GenerateStats generate_ids(CausalLM& model, std::vector<int32_t> ids, const Gene
   ILM_CHECK(!ids.empty(), "the prompt has no tokens");
   using Clock = std::chrono::steady_clock;
   const int V = model.vocab_size(), block = model.context_length();
+  const int sample_V = opt.vocab_limit > 0 ? std::min(V, opt.vocab_limit) : V;
   for (int32_t id : ids)
     ILM_CHECK(id >= 0 && id < V, "prompt token {} is outside the model's vocabulary of {}", id, V);
   GenerateStats st;
@@ -84,7 +93,7 @@ GenerateStats generate_ids(CausalLM& model, std::vector<int32_t> ids, const Gene
   st.prefill_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
   auto t1 = Clock::now();
   for (int i = 0; i < opt.max_tokens; ++i) {
-    int32_t next = sample_token(logits.data(), V, opt.sampling, rng);
+    int32_t next = sample_token(logits.data(), sample_V, opt.sampling, rng);
     ++st.generated_tokens;
     if (opt.stop_at_eot && eot && next == *eot) break;
     ids.push_back(next);
@@ -131,7 +140,9 @@ GenerateStats generate(CausalLM& model, const Tokenizer& tok, std::string_view p
     }
   }
   StreamDecoder decoder(tok);
-  GenerateStats st = generate_ids(model, std::move(ids), opt, tok.eot_id(), [&](int32_t id) {
+  GenerateOptions o = opt;
+  if (o.vocab_limit <= 0 || o.vocab_limit > tok.vocab_size()) o.vocab_limit = tok.vocab_size();
+  GenerateStats st = generate_ids(model, std::move(ids), o, tok.eot_id(), [&](int32_t id) {
     std::string piece = decoder.push(id);
     if (!piece.empty()) on_text(piece);
   });

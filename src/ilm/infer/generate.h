@@ -44,6 +44,10 @@ struct GenerateOptions {
   // front of the prompt, as transformers' generate does. On for Hugging Face folders; off for
   // runs, which ilm trains without them.
   bool leading_special_tokens = false;
+  // Sample only ids below this (0: the whole vocabulary): a tokenizer smaller than the model's
+  // vocabulary (padded embeddings, a model.init run with its own tokenizer) cannot decode the
+  // rest. generate() sets it to the tokenizer's size.
+  int vocab_limit = 0;
 };
 
 // The ids generation starts from: the template's leading tokens when asked, then the text.

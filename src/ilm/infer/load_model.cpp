@@ -59,6 +59,8 @@ RunFiles find_run_files(const fs::path& path) {
   }
   ILM_CHECK(fs::exists(r.root / "config.yaml"), "{}: no config.yaml beside the weights",
             r.root.string());
+  if (fs::exists(r.weights.parent_path() / "config.json"))
+    r.hf_checkpoint = r.weights.parent_path();
   return r;
 }
 
@@ -68,6 +70,16 @@ LoadedModel load_model(const fs::path& path) {
   switch (m.format) {
     case ModelFormat::run: {
       RunFiles files = find_run_files(path);
+      if (!files.hf_checkpoint.empty()) {  // a model.init run: a Transformer
+        HfModel hf = load_hf_folder(files.hf_checkpoint);
+        m.transformer = std::move(hf.model);
+        m.hf_config = std::move(hf.config_json);
+        m.tokenizer = fs::exists(files.root / "tokenizer.json")
+                          ? load_tokenizer(files.root / "tokenizer.json")
+                          : std::move(hf.tokenizer);
+        m.weights = files.hf_checkpoint;
+        return m;
+      }
       RunConfig cfg = load_run_config(files.root / "config.yaml", {});
       ILM_CHECK(fs::exists(files.root / "tokenizer.json"), "{}: no tokenizer.json",
                 files.root.string());
@@ -82,6 +94,11 @@ LoadedModel load_model(const fs::path& path) {
       HfModel hf = load_hf_folder(path);
       m.transformer = std::move(hf.model);
       m.tokenizer = std::move(hf.tokenizer);
+      // A checkpoint folder of a model.init run: the tokenizer is the run's.
+      const fs::path run = path.parent_path().parent_path();
+      if (!m.tokenizer && path.parent_path().filename() == "checkpoints" &&
+          fs::exists(run / "tokenizer.json"))
+        m.tokenizer = load_tokenizer(run / "tokenizer.json");
       m.hf_config = std::move(hf.config_json);
       m.weights = path;
       return m;

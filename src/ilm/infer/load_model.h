@@ -41,15 +41,20 @@ struct LoadedModel {
   std::unique_ptr<CausalLM> causal_lm();
 };
 
-// Run folders: their latest checkpoint; a checkpoint folder; or a folder holding config.yaml,
-// tokenizer.json and model.safetensors. Hugging Face folders: load_hf_folder (errors list
-// missing, unexpected and mis-shaped weights). A .gguf file: validated, nothing loaded.
+// Run folders: their latest checkpoint (ilm's GPT, or the Transformer of a model.init run,
+// whose checkpoints are Hugging Face folders), with the run's tokenizer.json; a checkpoint
+// folder; or a folder holding config.yaml, tokenizer.json and model.safetensors. Hugging Face
+// folders: load_hf_folder (errors list missing, unexpected and mis-shaped weights). A .gguf file:
+// validated, nothing loaded.
 LoadedModel load_model(const std::filesystem::path& path);
 
 // The weights file of a run folder or checkpoint folder, and the folder holding config.yaml
 // and tokenizer.json. Throws naming the path.
 struct RunFiles {
   std::filesystem::path weights, root;
+  // Runs of a Hugging Face family (model.init): the checkpoint folder is a Hugging Face folder
+  // (config.json beside the weights); empty for ilm's GPT.
+  std::filesystem::path hf_checkpoint;
 };
 RunFiles find_run_files(const std::filesystem::path& path);
 

@@ -138,9 +138,26 @@ json hf_info(const fs::path& folder) {
 
 json run_info(const fs::path& path) {
   RunFiles files = find_run_files(path);
-  RunConfig cfg = load_run_config(files.root / "config.yaml", {});
   json j = {{"format", "run"}, {"path", path.string()}};
+  if (!files.hf_checkpoint.empty()) {  // a model.init run: its checkpoint is a Hugging Face folder
+    j = hf_info(files.hf_checkpoint);
+    j["format"] = "run";
+    j["path"] = path.string();
+  }
   j["tokenizer"] = tokenizer_info(files.root);
+  j["checkpoint"] = files.weights.parent_path().string();
+  const fs::path state = files.weights.parent_path() / "state.json";
+  if (fs::exists(state)) {
+    try {
+      json s = json::parse(read_file(state));
+      if (s.contains("step")) j["step"] = s["step"];
+      if (s.contains("tokens_seen")) j["tokens_seen"] = s["tokens_seen"];
+    } catch (const json::exception& e) {
+      fail("{}: not valid JSON: {}", state.string(), e.what());
+    }
+  }
+  if (!files.hf_checkpoint.empty()) return j;
+  RunConfig cfg = load_run_config(files.root / "config.yaml", {});
   if (cfg.model.vocab_size == 0 && j["tokenizer"].is_object())
     cfg.model.vocab_size = j["tokenizer"]["vocab_size"].get<int>();
   const GPTConfig& m = cfg.model;
@@ -153,17 +170,6 @@ json run_info(const fs::path& path) {
   j["bias"] = m.bias;
   j["activation"] = m.activation;
   j["parameters"] = m.num_params();
-  j["checkpoint"] = files.weights.parent_path().string();
-  const fs::path state = files.weights.parent_path() / "state.json";
-  if (fs::exists(state)) {
-    try {
-      json s = json::parse(read_file(state));
-      if (s.contains("step")) j["step"] = s["step"];
-      if (s.contains("tokens_seen")) j["tokens_seen"] = s["tokens_seen"];
-    } catch (const json::exception& e) {
-      fail("{}: not valid JSON: {}", state.string(), e.what());
-    }
-  }
   j["weights"] = weights_info(SafetensorsIndex::open(files.weights));
   return j;
 }
@@ -272,7 +278,7 @@ std::string format_model_info(const json& j) {
                          t["dtype"].get<std::string>(), t["shape"].dump());
     return out;
   }
-  if (format == "run") {
+  if (format == "run" && !j.contains("recipe")) {
     line("format", "ilm run folder");
     line("architecture", "gpt2 (ilm GPT)");
     line("layers", scalar(j["layers"]));
@@ -289,7 +295,7 @@ std::string format_model_info(const json& j) {
     line("tokenizer", tokenizer_line(j["tokenizer"]));
     return out;
   }
-  line("format", "Hugging Face folder");
+  line("format", format == "run" ? "ilm run folder (model.init)" : "Hugging Face folder");
   line("architecture", j["architecture"].is_null() ? "-" : scalar(j["architecture"]));
   line("recipe", j["recipe"].get<std::string>());
   line("layers", scalar(j["layers"]));
@@ -315,6 +321,8 @@ std::string format_model_info(const json& j) {
                            j["tied_embeddings"].get<bool>() ? " (tied to the embeddings)" : ""));
   line("parameters", grouped(j["parameters"].get<int64_t>()));
   line("weights", weights_line(j["weights"]));
+  if (j.contains("checkpoint")) line("checkpoint", j["checkpoint"].get<std::string>());
+  if (j.contains("step")) line("step", scalar(j["step"]));
   line("tokenizer", tokenizer_line(j["tokenizer"]));
   return out;
 }
