@@ -14,6 +14,8 @@ void add_pull(CLI::App& app);
 void add_bench(CLI::App& app);
 void add_tokenizer(CLI::App& app);
 void add_data(CLI::App& app);
+void add_info(CLI::App& app);
+void add_convert(CLI::App& app);
 void add_data_label(CLI::App& data);  // `label` under `data`
 
 }  // namespace ilm::cli

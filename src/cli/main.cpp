@@ -19,6 +19,8 @@ int main(int argc, char** argv) {
   ilm::cli::add_bench(app);
   ilm::cli::add_tokenizer(app);
   ilm::cli::add_data(app);
+  ilm::cli::add_info(app);
+  ilm::cli::add_convert(app);
   if (argc == 1) {  // no subcommand: show what there is
     fmt::print("{}", app.help());
     return 1;

@@ -1,48 +1,134 @@
 #include "ilm/infer/generate.h"
 
+#include <algorithm>
 #include <chrono>
 #include <vector>
 
 #include "ilm/tokenizer/stream_decoder.h"
-#include "ilm/train/checkpoint.h"
-#include "ilm/train/config.h"
-
-namespace fs = std::filesystem;
 
 namespace ilm {
 
-LoadedModel load_model(const fs::path& path) {
-  ILM_CHECK(fs::exists(path), "{}: no such run, checkpoint or model folder", path.string());
-  fs::path weights, root = path;
-  if (fs::exists(path / "model.safetensors")) {
-    weights = path / "model.safetensors";
-    // A checkpoint folder: the run folder is two levels up.
-    if (!fs::exists(path / "config.yaml") && path.parent_path().filename() == "checkpoints")
-      root = path.parent_path().parent_path();
-  } else {
-    fs::path ckpt = latest_checkpoint(path);
-    ILM_CHECK(!ckpt.empty(), "{}: has no checkpoint and no model.safetensors", path.string());
-    weights = ckpt / "model.safetensors";
+namespace {
+
+class GptLM final : public CausalLM {
+ public:
+  explicit GptLM(GPT& model) : model_(model), cache_(model.make_cache()) {}
+  int vocab_size() const override { return model_.config().vocab_size; }
+  int context_length() const override { return model_.config().block_size; }
+  int cached() const override { return cache_.length; }
+  void reset() override { cache_.length = 0; }
+  void feed(const int32_t* ids, int n, float* logits) override {
+    scratch_.reset();
+    model_.forward_cached(cache_, ids, n, logits, scratch_);
   }
-  ILM_CHECK(fs::exists(root / "config.yaml"), "{}: no config.yaml beside the weights", root.string());
-  RunConfig cfg = load_run_config(root / "config.yaml", {});
-  LoadedModel m;
-  ILM_CHECK(fs::exists(root / "tokenizer.json"), "{}: no tokenizer.json", root.string());
-  m.tokenizer = load_tokenizer(root / "tokenizer.json");
-  if (cfg.model.vocab_size == 0) cfg.model.vocab_size = m.tokenizer->vocab_size();
-  m.model = std::make_unique<GPT>(cfg.model);
-  load_gpt2_safetensors(weights, *m.model);
-  m.weights = weights;
-  return m;
+
+ private:
+  GPT& model_;
+  KVCache cache_;
+  Arena scratch_;
+};
+
+// The KV cache holds n_layer x capacity x 2 x (kv heads x head dim) floats: LLaMA-3's 131072
+// positions would be 32 GiB for 8B, so decoding keeps at most kMaxDecodeContext positions
+// (then the latest half, as for any full context).
+constexpr int kMaxDecodeContext = 8192;
+
+class TransformerLM final : public CausalLM {
+ public:
+  explicit TransformerLM(const Transformer& model)
+      : model_(model),
+        cache_(model.make_cache(std::min(model.config().max_positions, kMaxDecodeContext))) {}
+  int vocab_size() const override { return model_.config().vocab_size; }
+  int context_length() const override { return int(cache_.k.shape()[1]); }
+  int cached() const override { return cache_.length; }
+  void reset() override { cache_.length = 0; }
+  void feed(const int32_t* ids, int n, float* logits) override {
+    scratch_.reset();
+    model_.forward_cached(cache_, ids, n, logits, scratch_);
+  }
+
+ private:
+  const Transformer& model_;
+  TransformerKVCache cache_;
+  Arena scratch_;
+};
+
+}  // namespace
+
+std::unique_ptr<CausalLM> causal_lm_of(GPT& model) {
+  return std::make_unique<GptLM>(model);
 }
 
-GenerateStats generate(GPT& model, const Tokenizer& tok, std::string_view prompt,
-                       const GenerateOptions& opt, const std::function<void(std::string_view)>& on_text) {
+std::unique_ptr<CausalLM> causal_lm_of(const Transformer& model) {
+  const TransformerConfig& c = model.config();
+  if (c.head != HeadKind::causal_lm || !c.causal)
+    fail(
+        "a {} model without a causal LM head cannot generate text: generation needs a causal LM "
+        "(gpt2, llama, mistral, falcon)",
+        c.arch);
+  return std::make_unique<TransformerLM>(model);
+}
+
+GenerateStats generate_ids(CausalLM& model, std::vector<int32_t> ids, const GenerateOptions& opt,
+                           std::optional<int32_t> eot,
+                           const std::function<void(int32_t)>& on_token) {
   validate(opt.sampling);
   ILM_CHECK(opt.max_tokens >= 0, "max tokens must be >= 0, got {}", opt.max_tokens);
+  ILM_CHECK(!ids.empty(), "the prompt has no tokens");
   using Clock = std::chrono::steady_clock;
-  const int V = model.config().vocab_size, block = model.config().block_size;
-  std::vector<int32_t> ids = tok.encode(prompt);
+  const int V = model.vocab_size(), block = model.context_length();
+  const int sample_V = opt.vocab_limit > 0 ? std::min(V, opt.vocab_limit) : V;
+  for (int32_t id : ids)
+    ILM_CHECK(id >= 0 && id < V, "prompt token {} is outside the model's vocabulary of {}", id, V);
+  GenerateStats st;
+  st.prompt_tokens = int(ids.size());
+  std::vector<float> logits(static_cast<size_t>(V));
+  Rng rng(opt.seed);
+  model.reset();
+  auto t0 = Clock::now();
+  {
+    int n = int(ids.size()), start = n > block ? n - block : 0;
+    model.feed(ids.data() + start, n - start, logits.data());
+  }
+  st.prefill_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+  auto t1 = Clock::now();
+  for (int i = 0; i < opt.max_tokens; ++i) {
+    int32_t next = sample_token(logits.data(), sample_V, opt.sampling, rng);
+    ++st.generated_tokens;
+    if (opt.stop_at_eot && eot && next == *eot) break;
+    ids.push_back(next);
+    on_token(next);
+    if (i + 1 == opt.max_tokens) break;
+    if (model.cached() >= block) {  // full: keep the latest half of the context
+      model.reset();
+      int keep = block / 2;
+      model.feed(ids.data() + ids.size() - size_t(keep), keep, logits.data());
+    } else {
+      model.feed(&next, 1, logits.data());
+    }
+  }
+  st.decode_ms = std::chrono::duration<double, std::milli>(Clock::now() - t1).count();
+  return st;
+}
+
+std::vector<int32_t> prompt_ids(const Tokenizer& tok, std::string_view prompt,
+                                bool leading_special_tokens) {
+  std::vector<int32_t> ids;
+  if (leading_special_tokens) {
+    for (const ModelTemplateItem& item : tok.model_template(false)) {
+      if (item.sequence >= 0) break;  // the text comes next; what follows it is not wanted
+      ids.push_back(item.id);
+    }
+  }
+  const std::vector<int32_t> text = tok.encode(prompt);
+  ids.insert(ids.end(), text.begin(), text.end());
+  return ids;
+}
+
+GenerateStats generate(CausalLM& model, const Tokenizer& tok, std::string_view prompt,
+                       const GenerateOptions& opt,
+                       const std::function<void(std::string_view)>& on_text) {
+  std::vector<int32_t> ids = prompt_ids(tok, prompt, opt.leading_special_tokens);
   if (ids.empty()) {
     // Nothing to condition on: start from end-of-text as GPT-2 does, or a newline.
     if (auto eot = tok.eot_id()) {
@@ -53,47 +139,23 @@ GenerateStats generate(GPT& model, const Tokenizer& tok, std::string_view prompt
       ids.push_back(nl[0]);
     }
   }
-  for (int32_t id : ids)
-    ILM_CHECK(id < V, "prompt token {} is outside the model's vocabulary of {}", id, V);
-  GenerateStats st;
-  st.prompt_tokens = int(ids.size());
-  KVCache cache = model.make_cache();
-  Arena scratch;
-  std::vector<float> logits(static_cast<size_t>(V));
-  Rng rng(opt.seed);
   StreamDecoder decoder(tok);
-
-  auto feed = [&](const int32_t* p, int n) {
-    scratch.reset();
-    model.forward_cached(cache, p, n, logits.data(), scratch);
-  };
-  auto t0 = Clock::now();
-  {
-    int n = int(ids.size()), start = n > block ? n - block : 0;
-    feed(ids.data() + start, n - start);
-  }
-  st.prefill_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-  auto t1 = Clock::now();
-  for (int i = 0; i < opt.max_tokens; ++i) {
-    int32_t next = sample_token(logits.data(), V, opt.sampling, rng);
-    ++st.generated_tokens;
-    if (opt.stop_at_eot && tok.eot_id() && next == *tok.eot_id()) break;
-    ids.push_back(next);
-    std::string piece = decoder.push(next);
+  GenerateOptions o = opt;
+  if (o.vocab_limit <= 0 || o.vocab_limit > tok.vocab_size()) o.vocab_limit = tok.vocab_size();
+  GenerateStats st = generate_ids(model, std::move(ids), o, tok.eot_id(), [&](int32_t id) {
+    std::string piece = decoder.push(id);
     if (!piece.empty()) on_text(piece);
-    if (i + 1 == opt.max_tokens) break;
-    if (cache.length >= block) {  // full: keep the latest half of the context
-      cache.length = 0;
-      int keep = block / 2;
-      feed(ids.data() + ids.size() - size_t(keep), keep);
-    } else {
-      feed(&next, 1);
-    }
-  }
+  });
   std::string rest = decoder.flush();
   if (!rest.empty()) on_text(rest);
-  st.decode_ms = std::chrono::duration<double, std::milli>(Clock::now() - t1).count();
   return st;
+}
+
+GenerateStats generate(GPT& model, const Tokenizer& tok, std::string_view prompt,
+                       const GenerateOptions& opt,
+                       const std::function<void(std::string_view)>& on_text) {
+  std::unique_ptr<CausalLM> lm = causal_lm_of(model);
+  return generate(*lm, tok, prompt, opt, on_text);
 }
 
 }  // namespace ilm

@@ -32,7 +32,8 @@ int32_t sample_token(const float* logits, int V, const SamplingOptions& o, Rng& 
   for (int32_t i : idx) mx = std::max(mx, logits[i]);
   std::vector<double> p(idx.size());
   double sum = 0;
-  for (size_t i = 0; i < idx.size(); ++i) sum += p[i] = std::exp(double(logits[idx[i]] - mx) / o.temperature);
+  for (size_t i = 0; i < idx.size(); ++i)
+    sum += p[i] = std::exp(double(logits[idx[i]] - mx) / o.temperature);
   for (double& x : p) x /= sum;
   if (o.top_p < 1.0f) {  // the smallest prefix whose mass reaches top_p (at least one token)
     double acc = 0;

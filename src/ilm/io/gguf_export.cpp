@@ -40,12 +40,7 @@ std::string llama_cpp_pre_for_pattern(std::string_view pattern_name) {
        pattern_name);
 }
 
-struct BpeVocab {
-  std::vector<std::string> tokens;  // byte-level spelling, or a special token's text
-  std::vector<int32_t> types;
-  std::vector<std::string> merges;
-  std::string pre;
-};
+using BpeVocab = ByteLevelBpeVocab;
 
 // tiktoken's BPE over one token's bytes using only ranks below `max_rank`: for a token of rank
 // r, the two parts it was merged from (tiktoken tables are built by merging, so exactly two
@@ -188,18 +183,19 @@ BpeVocab vocab_of_hf(const HfTokenizer& tok, std::vector<std::string>* notes) {
 
 }  // namespace
 
+ByteLevelBpeVocab byte_level_bpe_vocab(const Tokenizer& tokenizer,
+                                       std::vector<std::string>* notes) {
+  if (const auto* tt = dynamic_cast<const BpeTokenizer*>(&tokenizer)) return vocab_of_tiktoken(*tt);
+  if (const auto* hf = dynamic_cast<const HfTokenizer*>(&tokenizer)) return vocab_of_hf(*hf, notes);
+  fail(
+      "GGUF export takes a byte-level BPE tokenizer (bpe, or a BPE tokenizer.json), not a {} "
+      "tokenizer",
+      tokenizer.kind());
+}
+
 void add_gguf_bpe_tokenizer(GgufWriter& writer, const Tokenizer& tokenizer, int32_t n_vocab,
                             std::vector<std::string>* notes) {
-  BpeVocab v;
-  if (const auto* tt = dynamic_cast<const BpeTokenizer*>(&tokenizer))
-    v = vocab_of_tiktoken(*tt);
-  else if (const auto* hf = dynamic_cast<const HfTokenizer*>(&tokenizer))
-    v = vocab_of_hf(*hf, notes);
-  else
-    fail(
-        "GGUF export takes a byte-level BPE tokenizer (bpe, or a BPE tokenizer.json), not a {} "
-        "tokenizer",
-        tokenizer.kind());
+  BpeVocab v = byte_level_bpe_vocab(tokenizer, notes);
   const int32_t size = int32_t(v.tokens.size());
   ILM_CHECK(n_vocab >= size, "the tokenizer has {} tokens but the model's vocabulary only {}", size,
             n_vocab);

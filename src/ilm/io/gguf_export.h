@@ -41,6 +41,19 @@ struct GgufExportReport {
   uint64_t bytes = 0;  // the file's size
 };
 
+// The vocabulary of a byte-level BPE tokenizer as GPT-2's files spell it (the tokenizers
+// add_gguf_bpe_tokenizer takes): tokens in GPT-2's byte-to-unicode alphabet ("Ġthe"), special
+// tokens as their text and ids an encoding leaves unused as "[PAD<id>]", their GGUF token
+// types, the merges in rank order ("Ġ t"), and llama.cpp's pre-tokenizer name.
+struct ByteLevelBpeVocab {
+  std::vector<std::string> tokens;  // by id
+  std::vector<int32_t> types;       // GgufTokenType by id
+  std::vector<std::string> merges;
+  std::string pre;
+};
+ByteLevelBpeVocab byte_level_bpe_vocab(const Tokenizer& tokenizer,
+                                       std::vector<std::string>* notes = nullptr);
+
 // The tokenizer.ggml.* metadata of a byte-level BPE tokenizer: ilm's tiktoken encodings
 // (BpeTokenizer: gpt2, r50k/p50k, cl100k_base, o200k_base) or a Hugging Face tokenizer.json
 // whose model is BPE over ByteLevel (what `ilm tokenizer train` writes). Tokens are spelled in
