@@ -218,8 +218,9 @@ TEST(Transformer, WeightErrorsNameEveryTensor) {
   std::string e = test::error_of([&] {
     load_hf_weights(b, names, [&](const std::string& n) -> std::optional<Tensor> { return by_name.at(n); });
   });
-  EXPECT_NE(e.find("missing (1):\n    model.layers.1.mlp.up_proj.weight"), std::string::npos) << e;
-  EXPECT_NE(e.find("unexpected (1):\n    model.extra.weight"), std::string::npos) << e;
+  EXPECT_NE(e.find("missing (1): model.layers.1.mlp.up_proj.weight;"), std::string::npos) << e;
+  EXPECT_NE(e.find("unexpected (1): model.extra.weight;"), std::string::npos) << e;
+  EXPECT_EQ(e.find('\n'), std::string::npos) << e;
   EXPECT_NE(e.find("model.layers.0.self_attn.q_proj.weight: expected shape [32, 32], found [3, 3]"),
             std::string::npos) << e;
 }

@@ -290,41 +290,13 @@ ConvertReport convert_to_gguf(const fs::path& in, const fs::path& out, GgmlType 
     LoadedModel m = load_model(in);
     r = export_gpt2_gguf(*m.model, *m.tokenizer, out, opt);
   } else if (!hf_folder.empty()) {
-    const fs::path cfg_path = hf_folder / "config.json";
-    json cfg;
-    try {
-      cfg = json::parse(read_file(cfg_path));
-    } catch (const json::exception& e) {
-      fail("{}: not valid JSON: {}", cfg_path.string(), e.what());
-    }
-    const TransformerConfig tc = config_from_hf(cfg, cfg_path.string());
-    if (tc.arch != "gpt2")
-      fail(
-          "{}: GGUF export of the {} family is not supported yet: it supports gpt2 (ilm run "
-          "folders and "
-          "Hugging Face GPT-2 folders)",
-          in.string(), tc.arch);
-    GPTConfig g;
-    g.n_layer = tc.n_layer;
-    g.n_head = tc.n_head;
-    g.n_embd = tc.n_embd;
-    g.block_size = tc.max_positions;
-    g.vocab_size = tc.vocab_size;
-    g.bias = true;
-    g.activation = tc.mlp == MlpKind::gelu ? "gelu" : "gelu_tanh";
-    GPT model(g);
-    load_gpt2_safetensors(hf_folder, model);
-    std::unique_ptr<Tokenizer> tok = std::move(run_tokenizer);
-    if (!tok) {
-      try {
-        tok = resolve_tokenizer(hf_folder.string());
-      } catch (const Error& e) {
-        fail("{}: GGUF needs the model's tokenizer: {}", in.string(), e.what());
-      }
-    }
-    r = export_gpt2_gguf(model, *tok, out, opt);
+    // Any family: the Transformer the folder describes, with its tokenizer.
+    HfModel hf = load_hf_folder(hf_folder);
+    std::unique_ptr<Tokenizer> tok = run_tokenizer ? std::move(run_tokenizer) : std::move(hf.tokenizer);
+    if (!tok) fail("{}: GGUF needs the model's tokenizer, and the folder has none", in.string());
+    r = export_transformer_gguf(*hf.model, tok.get(), out, opt);
   } else {
-    fail("{}: converting to GGUF takes a run folder or a Hugging Face GPT-2 folder", in.string());
+    fail("{}: converting to GGUF takes a run folder or a Hugging Face model folder", in.string());
   }
   rep.notes = r.notes;
   rep.files.push_back(out);

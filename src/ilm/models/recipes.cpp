@@ -235,18 +235,23 @@ TransformerConfig config_from_hf(const json& j, const std::string& source) {
   return c;
 }
 
+namespace {
+// A float as the decimal a person wrote (1e-05), not its widening to double (9.99999974e-06).
+double written(float f) { return std::stod(fmt::format("{}", f)); }
+}  // namespace
+
 json hf_config_from(const TransformerConfig& c) {
   json j;
   j["vocab_size"] = c.vocab_size;
   j["torch_dtype"] = "float32";
   j["tie_word_embeddings"] = c.tie_embeddings;
   auto rope = [&] {
-    j["rope_theta"] = c.rope.theta;
+    j["rope_theta"] = written(c.rope.theta);
     if (!c.rope.scaling.empty() && c.rope.scaling != "default" && c.rope.scaling != "none") {
-      j["rope_scaling"] = {{"rope_type", c.rope.scaling}, {"factor", c.rope.factor}};
+      j["rope_scaling"] = {{"rope_type", c.rope.scaling}, {"factor", written(c.rope.factor)}};
       if (c.rope.scaling == "llama3") {
-        j["rope_scaling"]["low_freq_factor"] = c.rope.low_freq_factor;
-        j["rope_scaling"]["high_freq_factor"] = c.rope.high_freq_factor;
+        j["rope_scaling"]["low_freq_factor"] = written(c.rope.low_freq_factor);
+        j["rope_scaling"]["high_freq_factor"] = written(c.rope.high_freq_factor);
         j["rope_scaling"]["original_max_position_embeddings"] = c.rope.original_max_positions;
       }
     } else {
@@ -262,7 +267,7 @@ json hf_config_from(const TransformerConfig& c) {
     j["n_positions"] = c.max_positions;
     j["n_ctx"] = c.max_positions;
     j["n_inner"] = c.intermediate > 0 ? json(c.intermediate) : json(nullptr);
-    j["layer_norm_epsilon"] = c.norm_eps;
+    j["layer_norm_epsilon"] = written(c.norm_eps);
     j["activation_function"] = c.mlp == MlpKind::gelu ? "gelu" : "gelu_new";
   } else if (c.arch == "llama" || c.arch == "mistral") {
     j["architectures"] = {c.arch == "llama" ? "LlamaForCausalLM" : "MistralForCausalLM"};
@@ -274,7 +279,7 @@ json hf_config_from(const TransformerConfig& c) {
     if (c.head_dim > 0) j["head_dim"] = c.head_dim;
     j["intermediate_size"] = c.mlp_width();
     j["max_position_embeddings"] = c.max_positions;
-    j["rms_norm_eps"] = c.norm_eps;
+    j["rms_norm_eps"] = written(c.norm_eps);
     j["hidden_act"] = "silu";
     j["attention_bias"] = c.qkv_bias;
     j["mlp_bias"] = c.mlp_bias;
@@ -288,7 +293,7 @@ json hf_config_from(const TransformerConfig& c) {
     j["hidden_size"] = c.n_embd;
     j["ffn_hidden_size"] = c.mlp_width();
     j["max_position_embeddings"] = c.max_positions;
-    j["layer_norm_epsilon"] = c.norm_eps;
+    j["layer_norm_epsilon"] = written(c.norm_eps);
     const bool new_arch = c.fused_qkv == "grouped";
     j["new_decoder_architecture"] = new_arch;
     j["multi_query"] = c.kv_heads() == 1;
@@ -309,7 +314,7 @@ json hf_config_from(const TransformerConfig& c) {
     j["intermediate_size"] = c.mlp_width();
     j["max_position_embeddings"] = c.max_positions;
     j["type_vocab_size"] = c.type_vocab_size;
-    j["layer_norm_eps"] = c.norm_eps;
+    j["layer_norm_eps"] = written(c.norm_eps);
     j["hidden_act"] = c.mlp == MlpKind::gelu ? "gelu" : "gelu_new";
     j["position_embedding_type"] = "absolute";
     if (c.head == HeadKind::classification) {
@@ -550,12 +555,15 @@ void load_hf_weights(Transformer& model, const std::vector<std::string>& names, 
   for (const auto& [canon, stored] : actual)
     if (!used.count(canon) && !hf_weight_ignorable(c, canon)) unexpected.push_back(stored);
   if (missing.empty() && unexpected.empty() && mismatched.empty()) return;
+  // One line (errors are one "error:" line), the first 12 names of each kind.
   std::string msg = fmt::format("[{}] the weights do not match the config:", c.arch);
+  const char* sep = " ";
   auto list = [&](const char* what, const std::vector<std::string>& v) {
     if (v.empty()) return;
-    msg += fmt::format("\n  {} ({}):", what, v.size());
-    for (size_t i = 0; i < std::min<size_t>(v.size(), 12); ++i) msg += "\n    " + v[i];
-    if (v.size() > 12) msg += fmt::format("\n    ... and {} more", v.size() - 12);
+    msg += fmt::format("{}{} ({}): ", sep, what, v.size());
+    for (size_t i = 0; i < std::min<size_t>(v.size(), 12); ++i) msg += (i ? ", " : "") + v[i];
+    if (v.size() > 12) msg += fmt::format(" and {} more", v.size() - 12);
+    sep = "; ";
   };
   list("missing", missing);
   list("unexpected", unexpected);
@@ -613,10 +621,12 @@ HfModel load_hf_folder(const fs::path& folder) {
     if (!weights.has(name)) return std::nullopt;
     return weights.get(name, DType::f32);
   });
-  try {
-    r.tokenizer = resolve_tokenizer(folder.string());
-  } catch (const Error&) {
-    r.tokenizer = nullptr;  // a folder of weights only
+  // A folder of weights only has no tokenizer; a broken tokenizer file is an error.
+  for (const char* f : {"tokenizer.json", "tokenizer.model", "vocab.json", "vocab.txt"}) {
+    if (fs::exists(folder / f)) {
+      r.tokenizer = resolve_tokenizer(folder.string());
+      break;
+    }
   }
   return r;
 }
