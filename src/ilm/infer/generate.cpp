@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <utility>
 #include <vector>
 
 #include "ilm/tokenizer/stream_decoder.h"
@@ -10,34 +11,12 @@ namespace ilm {
 
 namespace {
 
-class GptLM final : public CausalLM {
+// A model with its KV cache: GPT (KVCache) or Transformer (TransformerKVCache). The cache's
+// second dimension is the positions it holds.
+template <typename Model, typename Cache>
+class CachedLM final : public CausalLM {
  public:
-  explicit GptLM(GPT& model) : model_(model), cache_(model.make_cache()) {}
-  int vocab_size() const override { return model_.config().vocab_size; }
-  int context_length() const override { return model_.config().block_size; }
-  int cached() const override { return cache_.length; }
-  void reset() override { cache_.length = 0; }
-  void feed(const int32_t* ids, int n, float* logits) override {
-    scratch_.reset();
-    model_.forward_cached(cache_, ids, n, logits, scratch_);
-  }
-
- private:
-  GPT& model_;
-  KVCache cache_;
-  Arena scratch_;
-};
-
-// The KV cache holds n_layer x capacity x 2 x (kv heads x head dim) floats: LLaMA-3's 131072
-// positions would be 32 GiB for 8B, so decoding keeps at most kMaxDecodeContext positions
-// (then the latest half, as for any full context).
-constexpr int kMaxDecodeContext = 8192;
-
-class TransformerLM final : public CausalLM {
- public:
-  explicit TransformerLM(const Transformer& model)
-      : model_(model),
-        cache_(model.make_cache(std::min(model.config().max_positions, kMaxDecodeContext))) {}
+  CachedLM(Model& model, Cache cache) : model_(model), cache_(std::move(cache)) {}
   int vocab_size() const override { return model_.config().vocab_size; }
   int context_length() const override { return int(cache_.k.shape()[1]); }
   int cached() const override { return cache_.length; }
@@ -48,15 +27,20 @@ class TransformerLM final : public CausalLM {
   }
 
  private:
-  const Transformer& model_;
-  TransformerKVCache cache_;
+  Model& model_;
+  Cache cache_;
   Arena scratch_;
 };
+
+// The KV cache holds n_layer x capacity x 2 x (kv heads x head dim) floats: LLaMA-3's 131072
+// positions would be 32 GiB for 8B, so decoding keeps at most kMaxDecodeContext positions
+// (then the latest half, as for any full context).
+constexpr int kMaxDecodeContext = 8192;
 
 }  // namespace
 
 std::unique_ptr<CausalLM> causal_lm_of(GPT& model) {
-  return std::make_unique<GptLM>(model);
+  return std::make_unique<CachedLM<GPT, KVCache>>(model, model.make_cache());
 }
 
 std::unique_ptr<CausalLM> causal_lm_of(const Transformer& model) {
@@ -66,7 +50,8 @@ std::unique_ptr<CausalLM> causal_lm_of(const Transformer& model) {
         "a {} model without a causal LM head cannot generate text: generation needs a causal LM "
         "(gpt2, llama, mistral, falcon)",
         c.arch);
-  return std::make_unique<TransformerLM>(model);
+  return std::make_unique<CachedLM<const Transformer, TransformerKVCache>>(
+      model, model.make_cache(std::min(c.max_positions, kMaxDecodeContext)));
 }
 
 GenerateStats generate_ids(CausalLM& model, std::vector<int32_t> ids, const GenerateOptions& opt,
