@@ -52,6 +52,12 @@ TEST_P(Family, MatchesThePyTorchReference) {
     Tensor want = g.get("last_hidden_state", DType::f32);
     ASSERT_EQ(h->value.numel(), want.numel());
     EXPECT_LT(rel_error(h->value.f32(), want.f32(), want.numel()), 1e-4) << "last_hidden_state";
+    if (g.has("pooler_output")) {
+      Var p = m.pooled(t, h);
+      Tensor want_p = g.get("pooler_output", DType::f32);
+      ASSERT_EQ(p->value.numel(), want_p.numel());
+      EXPECT_LT(rel_error(p->value.f32(), want_p.f32(), want_p.numel()), 1e-4) << "pooler_output";
+    }
   }
   if (!g.has("logits")) return;  // the bare encoder has no head
   Var logits = m.forward(tape, ids, false, rng, in);

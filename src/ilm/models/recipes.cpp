@@ -434,10 +434,8 @@ std::vector<WeightMapping> hf_weight_mappings(const TransformerConfig& c) {
       norm("cls.predictions.transform.LayerNorm", "mlm.norm");
       copy("cls.predictions.bias", "mlm.bias");
     }
-    if (c.head == HeadKind::classification) {
-      linear("bert.pooler.dense", "pooler", true);
-      linear("classifier", "classifier", true);
-    }
+    if (c.head == HeadKind::classification || c.pooler) linear("bert.pooler.dense", "pooler", true);
+    if (c.head == HeadKind::classification) linear("classifier", "classifier", true);
   }
   return m;
 }
@@ -457,7 +455,8 @@ bool hf_weight_ignorable(const TransformerConfig& c, const std::string& name) {
     if (name == "cls.predictions.decoder.weight" || name == "cls.predictions.decoder.bias" ||
         name.rfind("cls.seq_relationship.", 0) == 0)
       return true;
-    if (name.rfind("bert.pooler.", 0) == 0 && c.head != HeadKind::classification) return true;
+    if (name.rfind("bert.pooler.", 0) == 0 && c.head != HeadKind::classification && !c.pooler)
+      return true;
   }
   return false;
 }
@@ -613,10 +612,13 @@ HfModel load_hf_folder(const fs::path& folder) {
   } catch (const json::exception& e) {
     fail("{}: not valid JSON: {}", cfg.string(), e.what());
   }
-  const TransformerConfig c = config_from_hf(r.config_json, cfg.string());
-  r.model = std::make_unique<Transformer>(c);
+  TransformerConfig c = config_from_hf(r.config_json, cfg.string());
   // The weights: model.safetensors, or the shards its index lists.
   const SafetensorsIndex weights = SafetensorsIndex::open(folder);
+  // A bare BertModel has a pooler unless it was saved without one (add_pooling_layer=False).
+  if (c.arch == "bert" && c.head == HeadKind::none)
+    c.pooler = weights.has("bert.pooler.dense.weight") || weights.has("pooler.dense.weight");
+  r.model = std::make_unique<Transformer>(c);
   load_hf_weights(*r.model, weights.names(), [&](const std::string& name) -> std::optional<Tensor> {
     if (!weights.has(name)) return std::nullopt;
     return weights.get(name, DType::f32);

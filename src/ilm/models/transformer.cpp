@@ -68,10 +68,8 @@ void declare_params(const TransformerConfig& c, ParamStore& ps) {
     norm_params("mlm.norm");
     P("mlm.bias", {V}, false);
   }
-  if (c.head == HeadKind::classification) {
-    linear_params("pooler", C, C, true);
-    linear_params("classifier", c.num_labels, C, true);
-  }
+  if (c.head == HeadKind::classification || c.pooler) linear_params("pooler", C, C, true);
+  if (c.head == HeadKind::classification) linear_params("classifier", c.num_labels, C, true);
 }
 
 }  // namespace
@@ -218,16 +216,19 @@ Var Transformer::forward(Tape& tape, const Tensor& ids, bool training, Rng& rng,
       return linear(tape, t, ps.var("embed.weight"), ps.var("mlm.bias"));
     }
     case HeadKind::classification: {
-      // The first token of each sequence ([CLS]) through the pooler: tanh(W h + b).
-      Var first = select_position(tape, x, 0);
-      Var pooled = tanh(tape, linear(tape, first, ps.var("pooler.weight"), ps.var("pooler.bias")));
-      pooled = dropout(tape, pooled, training ? c.dropout : 0.0f, rng);
-      return linear(tape, pooled, ps.var("classifier.weight"), ps.var("classifier.bias"));
+      Var p = dropout(tape, pooled(tape, x), training ? c.dropout : 0.0f, rng);
+      return linear(tape, p, ps.var("classifier.weight"), ps.var("classifier.bias"));
     }
     case HeadKind::none:
       return x;
   }
   return x;
+}
+
+Var Transformer::pooled(Tape& tape, const Var& hidden) const {
+  ILM_CHECK(params_.has("pooler.weight"), "[{}] this model has no pooler", config_.arch);
+  Var first = select_position(tape, hidden, 0);
+  return tanh(tape, linear(tape, first, params_.var("pooler.weight"), params_.var("pooler.bias")));
 }
 
 TransformerKVCache Transformer::make_cache(int capacity) const {

@@ -57,6 +57,7 @@ struct TransformerConfig {
   bool embedding_norm = false;  // BERT: a norm right after the embeddings
   HeadKind head = HeadKind::causal_lm;
   int num_labels = 0;         // classification
+  bool pooler = false;        // BERT's pooler (tanh(W h[CLS] + b)) without a classifier: BertModel's pooler_output
   float dropout = 0.0f;
 
   int kv_heads() const { return n_kv_head > 0 ? n_kv_head : n_head; }
@@ -92,8 +93,11 @@ class Transformer {
 
   // ids (B,T) -> the last hidden states (B,T,C), after the final norm where there is one.
   Var hidden(Tape& tape, const Tensor& ids, bool training, Rng& rng, const TransformerInputs& in = {});
+  // hidden (B,T,C) -> (B,C): the first token ([CLS]) through the pooler, tanh(W h + b).
+  // Needs a classification head or `pooler`.
+  Var pooled(Tape& tape, const Var& hidden) const;
   // The head's output: causal/masked LM logits (B,T,V), or classification logits (B,labels)
-  // from the first token ([CLS]) through the pooler.
+  // from pooled().
   Var forward(Tape& tape, const Tensor& ids, bool training, Rng& rng, const TransformerInputs& in = {});
 
   // Decoding one sequence with a KV cache (causal LMs): feeds ids at positions
