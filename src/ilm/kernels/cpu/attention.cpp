@@ -6,35 +6,10 @@
 #include <cmath>
 #include <vector>
 
-#include "ilm/kernels/cpu/fastmath.h"
+#include "ilm/kernels/cpu/attention_rows.h"
 #include "ilm/kernels/cpu/kernels.h"
 
 namespace ilm::cpu {
-
-namespace {
-
-// Row softmax over the first `n` entries of row (length T); the rest are set to 0.
-void softmax_row(float* row, int n, int T) {
-  float mx = row[0];
-  for (int j = 1; j < n; ++j) mx = row[j] > mx ? row[j] : mx;
-  float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-  for (int j = 0; j < n; ++j) {
-    row[j] = exp_approx(row[j] - mx);
-    s += row[j];
-  }
-  float inv = 1.0f / s;
-  for (int j = 0; j < n; ++j) row[j] *= inv;
-  for (int j = n; j < T; ++j) row[j] = 0.0f;
-}
-
-std::vector<float>& thread_scratch(size_t n) {
-  static thread_local std::vector<float> buf;
-  if (buf.size() < n) buf.resize(n);
-  return buf;
-}
-
-}  // namespace
 
 void attention_forward(float* out, float* att, const float* qkv, int B, int T, int C, int NH,
                        bool causal) {
@@ -50,7 +25,7 @@ void attention_forward(float* out, float* att, const float* qkv, int B, int T, i
     const float* v = q + 2 * C;
     float* a = att ? att + int64_t(bh) * T * T : thread_scratch(size_t(T) * T).data();
     sgemm(false, true, T, T, HS, scale, q, C3, k, C3, 0.0f, a, T);
-    for (int t = 0; t < T; ++t) softmax_row(a + int64_t(t) * T, causal ? t + 1 : T, T);
+    for (int t = 0; t < T; ++t) masked_softmax_row(a + int64_t(t) * T, 0, causal ? t + 1 : T, nullptr, T);
     sgemm(false, false, T, HS, T, 1.0f, a, T, v, C3, 0.0f, out + int64_t(b) * T * C + h * HS, C);
   }
 }
@@ -109,7 +84,7 @@ void attention_forward_cached(float* out, const float* q, int64_t q_stride, cons
         for (int e = 0; e < HS; ++e) dot += qi[e] * kj[e];
         s[j] = dot * scale;
       }
-      softmax_row(s, n, n);
+      masked_softmax_row(s, 0, n, nullptr, n);
       float* o = out + int64_t(i) * C + h * HS;
       for (int e = 0; e < HS; ++e) o[e] = 0.0f;
       for (int j = 0; j < n; ++j) {
