@@ -1,4 +1,4 @@
-// ilm train --config FILE [--set key=value]... | --resume RUN_DIR [--set ...]
+// ilm train --config FILE [--init HF_FOLDER] [--set key=value]... | --resume RUN_DIR [--set ...]
 #include <fmt/core.h>
 
 #include "cli/commands.h"
@@ -10,13 +10,15 @@ namespace ilm::cli {
 
 void add_train(CLI::App& app) {
   struct Args {
-    std::string config, resume;
+    std::string config, resume, init;
     std::vector<std::string> sets;
     bool help_config = false;
   };
   auto args = std::make_shared<Args>();
-  CLI::App* cmd = app.add_subcommand("train", "Train a GPT from a YAML config, or resume a run");
+  CLI::App* cmd = app.add_subcommand("train", "Train a GPT from a YAML config (or continue a Hugging Face model), or resume a run");
   cmd->add_option("-c,--config", args->config, "YAML config (see configs/)");
+  cmd->add_option("--init", args->init,
+                  "a Hugging Face model folder to continue training (same as --set model.init=DIR)");
   cmd->add_option("--resume", args->resume, "run folder to continue from its latest checkpoint");
   cmd->add_option("--set", args->sets, "override a config key: --set train.max_steps=2000")
       ->type_name("KEY=VALUE");
@@ -28,6 +30,11 @@ void add_train(CLI::App& app) {
     }
     if (args->config.empty() == args->resume.empty())
       throw Error("give either --config FILE for a new run or --resume RUN_DIR");
+    if (!args->init.empty()) {
+      if (!args->resume.empty())
+        throw Error("--init starts a new run from a model folder; a resumed run keeps its own model");
+      args->sets.push_back("model.init=" + args->init);
+    }
     install_stop_signals();
     TrainResult r = args->resume.empty()
                         ? train_new(load_run_config(args->config, args->sets))

@@ -57,12 +57,15 @@ done
 "$ILM" info run.gguf >info_gguf.txt || fail "ilm info of the gguf"
 grep -q "general.architecture = string \"gpt2\"" info_gguf.txt || fail "ilm info of the gguf: $(cat info_gguf.txt)"
 
-# A run that continues the LLaMA fixture (model.init): its checkpoints are LLaMA folders.
+# A run that continues the LLaMA fixture (--init, i.e. model.init): its checkpoints are LLaMA folders.
 "$ILM" train --config "$ILM_SOURCE_DIR/configs/shakespeare-char.yaml" --set data.text=text.txt \
-  --set model.init="$families/llama" --set run.dir=runs --set run.name=ll --set train.max_steps=5 \
+  --init "$families/llama" --set run.dir=runs --set run.name=ll --set train.max_steps=5 \
   --set train.eval_interval=5 --set train.eval_batches=1 --set train.warmup_steps=1 \
   --set train.lr_decay_steps=5 --set model.block_size=16 --set train.batch_size=2 \
   >train_ll.out 2>train_ll.err || { cat train_ll.err >&2; fail "ilm train with model.init"; }
+"$ILM" train --resume runs/ll --init "$families/llama" >/dev/null 2>resume_init.err &&
+  fail "--resume with --init was accepted"
+grep -q "a resumed run keeps its own model" resume_init.err || fail "--resume --init: $(cat resume_init.err)"
 "$ILM" info runs/ll >info_ll.txt || fail "ilm info of the model.init run"
 for want in "recipe: *llama" "step: *5" "tokenizer: *char"; do
   grep -q "^$want" info_ll.txt || fail "ilm info of the model.init run lacks '$want': $(cat info_ll.txt)"
