@@ -145,9 +145,8 @@ int main(int argc, char** argv) {
 
   const double gib = double(size) / double(1 << 30), mib = double(1 << 20);
   auto row = [&](const char* what, const Timed& t) {
-    std::printf("%-34s %8.4f s  /(a) %5.2f  /(a0) %5.2f  RssAnon +%6.0f MiB\n", what,
-                t.seconds, t.seconds / a.seconds, t.seconds / a0.seconds,
-                double(t.rss_grown) / mib);
+    std::printf("%-34s %8.4f s  /(a) %5.2f  /(a0) %5.2f  RssAnon +%6.0f MiB\n", what, t.seconds,
+                t.seconds / a.seconds, t.seconds / a0.seconds, double(t.rss_grown) / mib);
   };
   std::printf("model.safetensors: %.2f GiB, page cache warm\n", gib);
   row("(a) read() into a new buffer", a);

@@ -24,7 +24,9 @@ namespace fs = std::filesystem;
 using test::error_of;
 using test::TempDir;
 
-fs::path fixtures() { return fs::path(ILM_SOURCE_DIR) / "tests/reference/golden/families"; }
+fs::path fixtures() {
+  return fs::path(ILM_SOURCE_DIR) / "tests/reference/golden/families";
+}
 
 // Whether `param`'s value lies inside one of the maps the load kept.
 bool in_map(const HfModel& hf, const std::string& param) {
@@ -46,7 +48,8 @@ void expect_same_outputs(const fs::path& dir, const HfModel& copied, const HfMod
   Tensor ids = g.get("input_ids", DType::i32);
   Tensor mask, types;
   TransformerInputs in;
-  if (g.has("attention_mask")) mask = g.get("attention_mask", DType::i32), in.attention_mask = &mask;
+  if (g.has("attention_mask"))
+    mask = g.get("attention_mask", DType::i32), in.attention_mask = &mask;
   if (g.has("token_type_ids")) types = g.get("token_type_ids", DType::i32), in.token_types = &types;
   Transformer& a = *copied.model;
   Transformer& b = *mapped.model;
@@ -107,7 +110,8 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, MappedFamily,
 
 TEST(MappedLoad, F32WeightsInOurLayoutAreViewsOfTheFile) {
   HfModel llama = load_hf_folder(fixtures() / "llama", ParamStorage::mapped);
-  for (const Param& p : llama.model->params().params()) EXPECT_TRUE(in_map(llama, p.name)) << p.name;
+  for (const Param& p : llama.model->params().params())
+    EXPECT_TRUE(in_map(llama, p.name)) << p.name;
 
   // Falcon-7B's [q | k | v]: each part is a row block of the fused matrix, so a view too.
   HfModel mqa = load_hf_folder(fixtures() / "falcon_mqa", ParamStorage::mapped);
@@ -117,11 +121,13 @@ TEST(MappedLoad, F32WeightsInOurLayoutAreViewsOfTheFile) {
 TEST(MappedLoad, WeightsThatNeedWorkGetTheirOwnMemory) {
   // GPT-2's Conv1D weights are transposed; its fused bias is a [q | k | v] row block (a view).
   HfModel gpt2 = load_hf_folder(fixtures() / "gpt2", ParamStorage::mapped);
-  for (const char* name : {"layers.0.attn.q.weight", "layers.0.attn.k.weight", "layers.0.attn.v.weight",
-                           "layers.0.attn.o.weight", "layers.1.mlp.up.weight", "layers.1.mlp.down.weight"})
+  for (const char* name :
+       {"layers.0.attn.q.weight", "layers.0.attn.k.weight", "layers.0.attn.v.weight",
+        "layers.0.attn.o.weight", "layers.1.mlp.up.weight", "layers.1.mlp.down.weight"})
     EXPECT_FALSE(in_map(gpt2, name)) << name;
-  for (const char* name : {"embed.weight", "pos_embed.weight", "layers.0.attn_norm.weight",
-                           "layers.0.attn.q.bias", "layers.0.attn.v.bias", "layers.0.mlp.up.bias", "norm.bias"})
+  for (const char* name :
+       {"embed.weight", "pos_embed.weight", "layers.0.attn_norm.weight", "layers.0.attn.q.bias",
+        "layers.0.attn.v.bias", "layers.0.mlp.up.bias", "norm.bias"})
     EXPECT_TRUE(in_map(gpt2, name)) << name;
 
   // bf16 weights are converted: nothing points into the file.
@@ -221,6 +227,19 @@ TEST(MappedLoad, MisalignedTensorsLoadAndGiveTheSameLogits) {
     expect_same_outputs(fixtures() / "llama", reference, mapped);
     expect_same_outputs(fixtures() / "llama", reference, copied);
   }
+}
+
+TEST(MappedLoad, ShardedFoldersMapEveryShard) {
+  TempDir tmp;
+  const fs::path src = fixtures() / "llama";
+  fs::copy_file(src / "config.json", tmp.path / "config.json");
+  write_safetensors_sharded(tmp.path, SafetensorsIndex::open(src).entries(), 16 * 1024);
+  ASSERT_TRUE(fs::exists(tmp.path / kSafetensorsIndexName));
+  HfModel mapped = load_hf_folder(tmp.path, ParamStorage::mapped);
+  EXPECT_GT(mapped.weight_maps.size(), 2u);
+  for (const Param& p : mapped.model->params().params())
+    EXPECT_TRUE(in_map(mapped, p.name)) << p.name;
+  expect_same_outputs(src, load_hf_folder(src), mapped);
 }
 
 // This process's anonymous resident memory (RssAnon), in bytes.

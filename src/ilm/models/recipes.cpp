@@ -561,7 +561,8 @@ void load_hf_weights(Transformer& model, const std::vector<std::string>& names, 
       const Param& p = ps.get(m.ours[part]);
       const std::vector<int64_t>& rows = m.rows[part];
       if (mapped && consecutive(rows)) {  // a row block of the fused matrix ("concat"): a view
-        ps.set_value(p.name, src.slice(rows.front(), rows.front() + static_cast<int64_t>(rows.size())));
+        const int64_t first = rows.front(), n = static_cast<int64_t>(rows.size());
+        ps.set_value(p.name, src.slice(first, first + n));
         continue;
       }
       if (mapped) ps.set_value(p.name, Tensor::zeros(p.shape));  // rows gathered: its own copy

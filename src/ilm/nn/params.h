@@ -21,7 +21,7 @@ struct Param {
   std::string name;  // Hugging Face style, e.g. "h.0.attn.c_attn.weight"
   Shape shape;       // our layout: Linear weights are (out, in) like torch.nn.Linear
   bool decay;        // weight decay applies (2-D weights and embeddings)
-  int64_t offset;    // in floats, into the value and gradient buffers
+  int64_t offset;    // in floats, into the value and gradient buffers (owned stores only)
   Var var;           // value and persistent gradient, for use in ops
 };
 
