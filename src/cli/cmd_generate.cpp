@@ -71,7 +71,8 @@ void add_generate(CLI::App& app) {
   cmd->add_flag("--stats", a->stats, "print tokens/s to stderr at the end");
   cmd->callback([a] {
     set_num_threads(a->threads);
-    LoadedModel m = load_model(a->model);
+    // Generation only reads weights: f32 ones stay views of the files (no copy, no gradients).
+    LoadedModel m = load_model(a->model, ParamStorage::mapped);
     std::unique_ptr<CausalLM> lm = m.causal_lm();
     a->opt.leading_special_tokens = m.format == ModelFormat::hf;
     GenerateStats st;

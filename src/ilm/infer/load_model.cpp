@@ -64,14 +64,14 @@ RunFiles find_run_files(const fs::path& path) {
   return r;
 }
 
-LoadedModel load_model(const fs::path& path) {
+LoadedModel load_model(const fs::path& path, ParamStorage storage) {
   LoadedModel m;
   m.format = detect_model_format(path);
   switch (m.format) {
     case ModelFormat::run: {
       RunFiles files = find_run_files(path);
       if (!files.hf_checkpoint.empty()) {  // a model.init run: a Transformer
-        HfModel hf = load_hf_folder(files.hf_checkpoint);
+        HfModel hf = load_hf_folder(files.hf_checkpoint, storage);
         m.transformer = std::move(hf.model);
         m.hf_config = std::move(hf.config_json);
         m.tokenizer = fs::exists(files.root / "tokenizer.json")
@@ -91,7 +91,7 @@ LoadedModel load_model(const fs::path& path) {
       return m;
     }
     case ModelFormat::hf: {
-      HfModel hf = load_hf_folder(path);
+      HfModel hf = load_hf_folder(path, storage);
       m.transformer = std::move(hf.model);
       m.tokenizer = std::move(hf.tokenizer);
       // A checkpoint folder of a model.init run: the tokenizer is the run's.

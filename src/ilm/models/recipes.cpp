@@ -493,6 +493,12 @@ Tensor transposed(const Tensor& t) {
   return out;
 }
 
+bool consecutive(const std::vector<int64_t>& rows) {
+  for (size_t i = 1; i < rows.size(); ++i)
+    if (rows[i] != rows[0] + static_cast<int64_t>(i)) return false;
+  return !rows.empty();
+}
+
 }  // namespace
 
 void load_hf_weights(Transformer& model, const std::vector<std::string>& names, const TensorSource& get) {
@@ -502,6 +508,9 @@ void load_hf_weights(Transformer& model, const std::vector<std::string>& names, 
   std::vector<std::string> missing, mismatched;
   std::set<std::string> used;
   ParamStore& ps = model.params();
+  // Mapped: each parameter takes `src` itself (a view of the file, or the tensor a transpose or
+  // conversion made) instead of a copy into the store's buffer.
+  const bool mapped = ps.mapped();
   for (const WeightMapping& m : hf_weight_mappings(c)) {
     auto it = actual.find(m.hf);
     if (it == actual.end()) {
@@ -532,7 +541,11 @@ void load_hf_weights(Transformer& model, const std::vector<std::string>& names, 
                                          t->shape().to_string()));
         continue;
       }
-      std::copy_n(src.f32(), src.numel(), p.var->value.f32());
+      if (mapped) {
+        ps.set_value(p.name, src);  // the file's bytes when stored f32, else the converted copy
+      } else {
+        std::copy_n(src.f32(), src.numel(), p.var->value.f32());
+      }
       continue;
     }
     // Split a fused q/k/v: rows of `src` into our three.
@@ -545,11 +558,23 @@ void load_hf_weights(Transformer& model, const std::vector<std::string>& names, 
       continue;
     }
     for (size_t part = 0; part < 3; ++part) {
-      float* dst = ps.get(m.ours[part]).var->value.f32();
-      for (size_t i = 0; i < m.rows[part].size(); ++i)
-        std::copy_n(src.f32() + m.rows[part][i] * cols, cols, dst + static_cast<int64_t>(i) * cols);
+      const Param& p = ps.get(m.ours[part]);
+      const std::vector<int64_t>& rows = m.rows[part];
+      if (mapped && consecutive(rows)) {  // a row block of the fused matrix ("concat"): a view
+        const int64_t first = rows.front(), n = static_cast<int64_t>(rows.size());
+        ps.set_value(p.name, src.slice(first, first + n));
+        continue;
+      }
+      if (mapped) ps.set_value(p.name, Tensor::zeros(p.shape));  // rows gathered: its own copy
+      float* dst = p.var->value.f32();
+      for (size_t i = 0; i < rows.size(); ++i)
+        std::copy_n(src.f32() + rows[i] * cols, cols, dst + static_cast<int64_t>(i) * cols);
     }
   }
+  // Mapped: a parameter no mapping names (none today) is zero, as in an owned store.
+  if (mapped)
+    for (const Param& p : ps.params())
+      if (!p.var->value.defined()) ps.set_value(p.name, Tensor::zeros(p.shape));
   std::vector<std::string> unexpected;
   for (const auto& [canon, stored] : actual)
     if (!used.count(canon) && !hf_weight_ignorable(c, canon)) unexpected.push_back(stored);
@@ -602,7 +627,7 @@ std::vector<std::pair<std::string, Tensor>> hf_state_dict(const Transformer& mod
   return out;
 }
 
-HfModel load_hf_folder(const fs::path& folder) {
+HfModel load_hf_folder(const fs::path& folder, ParamStorage storage) {
   HfModel r;
   r.folder = folder;
   const fs::path cfg = folder / "config.json";
@@ -618,7 +643,9 @@ HfModel load_hf_folder(const fs::path& folder) {
   // A bare BertModel has a pooler unless it was saved without one (add_pooling_layer=False).
   if (c.arch == "bert" && c.head == HeadKind::none)
     c.pooler = weights.has("bert.pooler.dense.weight") || weights.has("pooler.dense.weight");
-  r.model = std::make_unique<Transformer>(c);
+  r.model = std::make_unique<Transformer>(c, storage);
+  if (storage == ParamStorage::mapped)
+    for (const SafetensorsFile& shard : weights.shards()) r.weight_maps.push_back(shard.map());
   load_hf_weights(*r.model, weights.names(), [&](const std::string& name) -> std::optional<Tensor> {
     if (!weights.has(name)) return std::nullopt;
     return weights.get(name, DType::f32);

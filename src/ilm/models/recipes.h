@@ -20,6 +20,8 @@
 
 namespace ilm {
 
+class MappedFile;
+
 // The "architectures" values ilm reads, for messages.
 const std::vector<std::string>& supported_hf_architectures();
 
@@ -48,7 +50,11 @@ bool hf_weight_ignorable(const TransformerConfig& config, const std::string& nam
 // Tensors by name, as read from one or more safetensors files.
 using TensorSource = std::function<std::optional<Tensor>(const std::string& name)>;
 
-// Fills the model's parameters from `get` (any float dtype is converted). Throws one message
+// Fills the model's parameters from `get` (any float dtype is converted). An owned model is
+// written in place. A mapped model (ParamStorage::mapped) takes the tensors `get` returns as
+// its values: f32 tensors in our layout (a view of a file's map stays one, as does a row block
+// of a "concat" fused q/k/v) are not copied; transposes, gathered q/k/v rows and converted
+// dtypes get tensors of their own. Throws one message
 // listing every missing weight, every unexpected one (not mapped, not ignorable) and every
 // shape mismatch, naming each tensor.
 void load_hf_weights(Transformer& model, const std::vector<std::string>& names, const TensorSource& get);
@@ -60,11 +66,18 @@ struct HfModel {
   std::unique_ptr<Tokenizer> tokenizer;  // null when the folder has none
   std::filesystem::path folder;
   nlohmann::json config_json;
+  // Mapped loads: the maps of the weight files, which the parameters that are views point into
+  // (the parameters keep them alive themselves; these are for inspection). Empty when owned.
+  std::vector<std::shared_ptr<const MappedFile>> weight_maps;
 };
 
 // A Hugging Face model folder: config.json, model.safetensors (or sharded with
 // model.safetensors.index.json), and the tokenizer files when there are any.
-HfModel load_hf_folder(const std::filesystem::path& folder);
+// storage owned (the default) copies every weight into the model's buffer (training, convert,
+// anything that writes weights); mapped loads for inference: f32 weights in our layout stay
+// read-only views of the files' maps, and there are no gradients (see load_hf_weights).
+HfModel load_hf_folder(const std::filesystem::path& folder,
+                       ParamStorage storage = ParamStorage::owned);
 // Writes config.json, model.safetensors (sharded past max_shard_bytes) and
 // generation_config.json for causal LMs, and the tokenizer (tokenizer.json) when given;
 // each file atomically.

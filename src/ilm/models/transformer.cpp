@@ -82,13 +82,14 @@ int64_t TransformerConfig::num_params() const {
   return n;
 }
 
-Transformer::Transformer(const TransformerConfig& config) : config_(config) {
+Transformer::Transformer(const TransformerConfig& config, ParamStorage storage) : config_(config) {
   config_.validate();
   declare_params(config_, params_);
-  params_.finalize();
+  params_.finalize(storage);
 }
 
 void Transformer::init_weights(uint64_t seed) {
+  params_.require_owned("init_weights");
   Rng rng(seed);
   const float std_resid = 0.02f / std::sqrt(2.0f * float(config_.n_layer));
   auto ends = [](const std::string& s, const char* suffix) {

@@ -81,14 +81,18 @@ struct TransformerInputs {
 
 class Transformer {
  public:
-  explicit Transformer(const TransformerConfig& config);
+  // storage owned (the default): parameters and gradients in one buffer each, for training.
+  // mapped: no buffers; a loader (load_hf_weights) gives each parameter its value, often a
+  // read-only view of a weights file's map (ParamStore). For inference only.
+  explicit Transformer(const TransformerConfig& config, ParamStorage storage = ParamStorage::owned);
 
   const TransformerConfig& config() const { return config_; }
   ParamStore& params() { return params_; }
   const ParamStore& params() const { return params_; }
 
   // The usual initialization: N(0, 0.02) for matrices and embeddings, the residual
-  // projections N(0, 0.02/sqrt(2 n_layer)), zero biases, unit norm gains.
+  // projections N(0, 0.02/sqrt(2 n_layer)), zero biases, unit norm gains. Throws on a mapped
+  // model (its weights are read-only).
   void init_weights(uint64_t seed);
 
   // ids (B,T) -> the last hidden states (B,T,C), after the final norm where there is one.

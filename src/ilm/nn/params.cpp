@@ -11,9 +11,15 @@ void ParamStore::declare(const std::string& name, Shape shape, bool decay) {
   numel_ += (shape.numel() + 15) / 16 * 16;
 }
 
-void ParamStore::finalize() {
+void ParamStore::finalize(ParamStorage storage) {
   ILM_CHECK(!finalized_, "[params] finalize() called twice");
   finalized_ = true;
+  storage_ = storage;
+  if (storage == ParamStorage::mapped) {
+    // Values come later (set_value); no gradients: nothing on a tape accumulates into them.
+    for (Param& p : params_) p.var = make_var(Tensor{});
+    return;
+  }
   values_ = Tensor::zeros({numel_});
   grads_ = Tensor::zeros({numel_});
   for (Param& p : params_) {
@@ -21,6 +27,43 @@ void ParamStore::finalize() {
     float* g = grads_.f32() + p.offset;
     p.var = make_var(Tensor::wrap(v, p.shape, DType::f32), Tensor::wrap(g, p.shape, DType::f32));
   }
+}
+
+void ParamStore::set_value(const std::string& name, Tensor value) {
+  ILM_CHECK(finalized_ && mapped(),
+            "[params] set_value('{}') is for a store finalized mapped (inference loads); an "
+            "owned store is written in place",
+            name);
+  const Param& p = get(name);
+  ILM_CHECK(value.defined() && value.dtype() == DType::f32 && value.shape() == p.shape,
+            "[params] '{}' is f32 {}, given {} {}", name, p.shape.to_string(),
+            value.defined() ? dtype_name(value.dtype()) : "nothing",
+            value.defined() ? value.shape().to_string() : "");
+  p.var->value = std::move(value);
+}
+
+void ParamStore::require_owned(const char* what) const {
+  if (mapped())
+    fail(
+        "[params] {} needs the model's contiguous parameter and gradient buffers, but this model "
+        "was loaded for inference (mapped, read-only weights, no gradients); load it for "
+        "training instead",
+        what);
+}
+
+float* ParamStore::values() const {
+  require_owned("values()");
+  return values_.f32();
+}
+
+float* ParamStore::grads() const {
+  require_owned("grads()");
+  return grads_.f32();
+}
+
+void ParamStore::zero_grad() const {
+  require_owned("zero_grad()");
+  grads_.zero_();
 }
 
 const Param& ParamStore::get(const std::string& name) const {

@@ -98,6 +98,7 @@ void load_checkpoint(const fs::path& dir, GPT& model, AdamW* opt, TrainState* st
 
 void save_checkpoint(const fs::path& run_dir, const TrainModel& model, const AdamW& opt,
                      const TrainState& state, int keep) {
+  model.params().require_owned("saving a checkpoint");
   fs::path root = run_dir / "checkpoints";
   fs::create_directories(root);
   std::string name = step_dir_name(state.step);
@@ -151,6 +152,7 @@ fs::path latest_checkpoint(const fs::path& run_dir) {
 }
 
 void load_checkpoint(const fs::path& dir, TrainModel& model, AdamW* opt, TrainState* state) {
+  model.params().require_owned("loading a checkpoint");
   try {
     model.load_weights(dir);
     if (opt) {

@@ -8,7 +8,9 @@ namespace ilm {
 
 AdamW::AdamW(ParamStore& params, AdamWOptions options)
     : params_(params), opt_(options), m_(Tensor::zeros({params.numel()})),
-      v_(Tensor::zeros({params.numel()})) {}
+      v_(Tensor::zeros({params.numel()})) {
+  params.require_owned("AdamW");
+}
 
 void AdamW::step(double lr, float grad_scale) {
   ++step_;
@@ -29,6 +31,7 @@ double learning_rate_at(int64_t step, const TrainConfig& t) {
 }
 
 double grad_global_norm(const ParamStore& params) {
+  params.require_owned("the gradient norm");
   return std::sqrt(cpu::sum_squares(params.grads(), params.numel()));
 }
 
