@@ -152,12 +152,12 @@ FIXTURES = [
              rope_scaling={"factor": 8.0, "high_freq_factor": 4.0, "low_freq_factor": 1.0,
                            "original_max_position_embeddings": 1024, "rope_type": "llama3"}))),
     # YaRN: factor 8 is overridden by max_position_embeddings / original = 256 / 64 = 4 (HF's
-    # rule); theta 100 so that the ramp has a dim half way (low 0, high 2 of dim 8).
+    # rule); theta 100 so that the ramp (betas 32 / 1: dims 0 to 3 of 8) has dims in between.
     dict(name="llama_yarn", cls=LlamaForCausalLM, seed=205,
          cfg=llama_config(111, **llama2_fields(
              max_position_embeddings=256, rope_theta=100.0,
              rope_scaling={"factor": 8.0, "original_max_position_embeddings": 64,
-                           "beta_fast": 16, "beta_slow": 2, "rope_type": "yarn"}))),
+                           "rope_type": "yarn"}))),
     dict(name="mistral_window", cls=LlamaForCausalLM, cfg=mistral_config(127), seed=301),
     dict(name="falcon_mqa", cls=FalconForCausalLM, cfg=falcon_config(97), seed=401),
     dict(name="falcon_new_arch", cls=FalconForCausalLM, seed=402,
