@@ -411,8 +411,9 @@ TEST(GgufExportFamilies, F32RoundTripsEveryFixture) {
     o.matrix_type = GgmlType::f32;
     o.allow_no_tokenizer = true;
     if (c.position == ilm::PositionKind::alibi) {  // falcon-rw: llama.cpp's falcon has no ALiBi
-      EXPECT_NE(error_of([&] { ilm::export_transformer_gguf(*hf.model, nullptr, out, o); })
-                    .find("llama.cpp's falcon architecture always applies RoPE"),
+      EXPECT_NE(error_of([&] {
+                  ilm::export_transformer_gguf(*hf.model, nullptr, out, o);
+                }).find("llama.cpp's falcon architecture always applies RoPE"),
                 std::string::npos);
       EXPECT_FALSE(fs::exists(out));
       continue;
@@ -673,7 +674,9 @@ TEST(GgufExportFamilies, RefusesWhatLlamaCppCannotRun) {
     const std::string e =
         error_of([&] { ilm::export_transformer_gguf(m, nullptr, tmp.path / "y.gguf", o); });
     EXPECT_NE(e.find("yarn"), std::string::npos) << e;
-    EXPECT_NE(e.find(variant == 0 ? "beta_fast 16" : variant == 1 ? "attention factor 0.8" : "truncate"),
+    EXPECT_NE(e.find(variant == 0   ? "beta_fast 16"
+                     : variant == 1 ? "attention factor 0.8"
+                                    : "truncate"),
               std::string::npos)
         << e;
     EXPECT_FALSE(fs::exists(tmp.path / "y.gguf"));

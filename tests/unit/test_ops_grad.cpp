@@ -464,8 +464,7 @@ TEST(Alibi, SlopesAndFalconBiases) {
   const int want6[6] = {2, 4, 6, 8, 1, 3};
   for (int i = 0; i < 6; ++i) EXPECT_EQ(slopes[size_t(i)], std::ldexp(1.0f, -want6[i])) << i;
   slopes = alibi_slopes(12);  // 2^-1 .. 2^-8, then 2^-0.5, 2^-1.5, 2^-2.5, 2^-3.5
-  for (int i = 0; i < 4; ++i)
-    EXPECT_NEAR(slopes[size_t(8 + i)], std::exp2(-0.5 - i), 1e-7) << i;
+  for (int i = 0; i < 4; ++i) EXPECT_NEAR(slopes[size_t(8 + i)], std::exp2(-0.5 - i), 1e-7) << i;
   EXPECT_EQ(alibi_slopes(1)[0], std::ldexp(1.0f, -8));
   EXPECT_THROW(alibi_slopes(0), Error);
   // Falcon rounds the slope to bfloat16 (2^-0.5 -> 0.70703125) and the product too:
@@ -514,10 +513,10 @@ TEST(OpsGrad, AttentionGQAAlibi) {
   struct Case {
     int B, T, NH, NKV, HS;
   };
-  for (Case c : {Case{1, 1, 1, 1, 4}, Case{2, 7, 6, 2, 3}, Case{1, 9, 12, 12, 2},
-                 Case{2, 5, 5, 1, 4}}) {
-    Var q = param({c.B, c.T, c.NH * c.HS}, rng, 2.0f), k = param({c.B, c.T, c.NKV * c.HS}, rng, 2.0f),
-        v = param({c.B, c.T, c.NKV * c.HS}, rng);
+  for (Case c :
+       {Case{1, 1, 1, 1, 4}, Case{2, 7, 6, 2, 3}, Case{1, 9, 12, 12, 2}, Case{2, 5, 5, 1, 4}}) {
+    Var q = param({c.B, c.T, c.NH * c.HS}, rng, 2.0f),
+        k = param({c.B, c.T, c.NKV * c.HS}, rng, 2.0f), v = param({c.B, c.T, c.NKV * c.HS}, rng);
     for (bool causal : {true, false})
       check_grads(
           {q, k, v},
@@ -606,9 +605,8 @@ TEST(OpsGrad, AttentionGQAAlibiKeyMask) {
   std::vector<int> keep = {1, 1, 0, 1, 1, 0, 1, 0, 0, 1, 1, 1, 1, 1};
   Tensor mask = key_mask_tensor(B, T, keep, DType::u8);
   check_grads(
-      {q, k, v},
-      [&](Tape& t) { return attention_gqa(t, q, k, v, NH, NKV, true, &mask, 0, true); }, 3e-3f,
-      2e-2f, 2e-3f, 1000);
+      {q, k, v}, [&](Tape& t) { return attention_gqa(t, q, k, v, NH, NKV, true, &mask, 0, true); },
+      3e-3f, 2e-2f, 2e-3f, 1000);
   Tape t;
   NoGrad ng(t);
   const float* padded = attention_gqa(t, q, k, v, NH, NKV, true, &mask, 0, true)->value.f32();

@@ -238,9 +238,15 @@ TEST(Transformer, WeightErrorsNameEveryTensor) {
 TEST(Transformer, AlibiAndYarnConfigs) {
   using nlohmann::json;
   // falcon-rw-1b's fields (shrunk): alibi true, no rotary.
-  json rw = {{"architectures", {"FalconForCausalLM"}}, {"alibi", true}, {"bias", true},
-             {"multi_query", false}, {"new_decoder_architecture", false}, {"parallel_attn", false},
-             {"hidden_size", 24}, {"num_attention_heads", 6}, {"num_hidden_layers", 2},
+  json rw = {{"architectures", {"FalconForCausalLM"}},
+             {"alibi", true},
+             {"bias", true},
+             {"multi_query", false},
+             {"new_decoder_architecture", false},
+             {"parallel_attn", false},
+             {"hidden_size", 24},
+             {"num_attention_heads", 6},
+             {"num_hidden_layers", 2},
              {"vocab_size", 50}};
   TransformerConfig c = config_from_hf(rw, "rw/config.json");
   EXPECT_EQ(c.position, PositionKind::alibi);
@@ -258,9 +264,13 @@ TEST(Transformer, AlibiAndYarnConfigs) {
   EXPECT_NE(e.find("'rope_scaling'"), std::string::npos) << e;
   EXPECT_NE(e.find("'alibi'"), std::string::npos) << e;
 
-  json llama = {{"architectures", {"LlamaForCausalLM"}}, {"hidden_size", 32},
-                {"num_attention_heads", 4}, {"num_hidden_layers", 2}, {"intermediate_size", 40},
-                {"vocab_size", 50}, {"max_position_embeddings", 256}};
+  json llama = {{"architectures", {"LlamaForCausalLM"}},
+                {"hidden_size", 32},
+                {"num_attention_heads", 4},
+                {"num_hidden_layers", 2},
+                {"intermediate_size", 40},
+                {"vocab_size", 50},
+                {"max_position_embeddings", 256}};
   // Qwen-style: no original_max_position_embeddings: the original is max_position_embeddings
   // and factor stays as written; betas 32 / 1.
   llama["rope_scaling"] = {{"type", "yarn"}, {"factor", 4.0}};
@@ -274,9 +284,10 @@ TEST(Transformer, AlibiAndYarnConfigs) {
   EXPECT_FALSE(back["rope_scaling"].contains("original_max_position_embeddings")) << back.dump();
   EXPECT_EQ(config_from_hf(back, "b").rope.factor, 4.0f);
   // DeepSeek-style: the original given: factor = 256 / 64 whatever "factor" says; mscales.
-  llama["rope_scaling"] = {{"rope_type", "yarn"}, {"factor", 40.0},
-                           {"original_max_position_embeddings", 64}, {"beta_fast", 0},
-                           {"mscale", 0.707}, {"mscale_all_dim", 0.707}, {"truncate", false}};
+  llama["rope_scaling"] = {
+      {"rope_type", "yarn"}, {"factor", 40.0},  {"original_max_position_embeddings", 64},
+      {"beta_fast", 0},      {"mscale", 0.707}, {"mscale_all_dim", 0.707},
+      {"truncate", false}};
   c = config_from_hf(llama, "y");
   EXPECT_EQ(c.rope.factor, 4.0f);
   EXPECT_EQ(c.rope.original_max_positions, 64);

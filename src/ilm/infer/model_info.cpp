@@ -319,7 +319,8 @@ std::string format_model_info(const json& j) {
     if (pos.contains("factor")) p += fmt::format(" x{}", pos["factor"].get<double>());
     if (pos.contains("attention_factor"))
       p += fmt::format(" (original context {}, attention factor {})",
-                       scalar(pos["original_context_length"]), pos["attention_factor"].get<double>());
+                       scalar(pos["original_context_length"]),
+                       pos["attention_factor"].get<double>());
   } else if (p == "alibi") {
     p += " (linear key biases per head)";
   }

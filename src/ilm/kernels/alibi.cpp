@@ -9,7 +9,9 @@
 namespace ilm {
 
 namespace {
-float round_bf16(float x) { return bf16_to_f32(f32_to_bf16(x)); }
+float round_bf16(float x) {
+  return bf16_to_f32(f32_to_bf16(x));
+}
 }  // namespace
 
 std::vector<float> alibi_slopes(int n_head) {

@@ -16,11 +16,15 @@ int rope_rotary_dim(const RopeConfig& cfg, int HS) {
   return dim;
 }
 
-const char* rope_scaling_types() { return "none, linear, dynamic, llama3, yarn"; }
+const char* rope_scaling_types() {
+  return "none, linear, dynamic, llama3, yarn";
+}
 
 namespace {
 
-double yarn_mscale(double scale, double m) { return scale <= 1.0 ? 1.0 : 0.1 * m * std::log(scale) + 1.0; }
+double yarn_mscale(double scale, double m) {
+  return scale <= 1.0 ? 1.0 : 0.1 * m * std::log(scale) + 1.0;
+}
 
 }  // namespace
 

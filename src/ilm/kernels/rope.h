@@ -34,9 +34,9 @@ struct RopeConfig {
   float high_freq_factor = 4.0f;   // llama3
   int original_max_positions = 0;  // dynamic, llama3, yarn: original_max_position_embeddings
   float beta_fast = 32.0f, beta_slow = 1.0f;  // yarn: the ramp's rotation bounds
-  float attention_factor = 0.0f;   // yarn: cos/sin multiplier; 0: from factor and mscale
+  float attention_factor = 0.0f;              // yarn: cos/sin multiplier; 0: from factor and mscale
   float mscale = 0.0f, mscale_all_dim = 0.0f;  // yarn (DeepSeek); 0: not given
-  bool truncate = true;            // yarn: round the ramp bounds to whole dims
+  bool truncate = true;                        // yarn: round the ramp bounds to whole dims
 };
 
 // The rope_scaling types rope_inv_freq knows, for messages: "none, linear, dynamic, llama3, yarn".

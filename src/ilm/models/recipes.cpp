@@ -70,8 +70,10 @@ void read_rope_scaling(const Fields& f, TransformerConfig& c) {
   if (!r.is_object()) fail("{}: 'rope_scaling' must be an object, got {}", f.source, r.dump());
   const Fields rf{r, f.source};
   std::string type = rf.s("rope_type", rf.s("type", "default"));
-  if (type != "default" && type != "linear" && type != "dynamic" && type != "llama3" && type != "yarn")
-    fail("{}: rope_scaling type '{}' is not supported (supported: {})", f.source, type, rope_scaling_types());
+  if (type != "default" && type != "linear" && type != "dynamic" && type != "llama3" &&
+      type != "yarn")
+    fail("{}: rope_scaling type '{}' is not supported (supported: {})", f.source, type,
+         rope_scaling_types());
   c.rope.scaling = type;
   c.rope.factor = static_cast<float>(rf.f("factor", 1.0));
   c.rope.low_freq_factor = static_cast<float>(rf.f("low_freq_factor", 1.0));
@@ -96,7 +98,8 @@ void read_rope_scaling(const Fields& f, TransformerConfig& c) {
     c.rope.beta_slow = or_default("beta_slow", 1.0);
     c.rope.attention_factor = static_cast<float>(rf.f("attention_factor", 0.0));
     if (rf.has("attention_factor") && c.rope.attention_factor <= 0.0f)
-      fail("{}: rope_scaling attention_factor = {} must be positive", f.source, c.rope.attention_factor);
+      fail("{}: rope_scaling attention_factor = {} must be positive", f.source,
+           c.rope.attention_factor);
     c.rope.mscale = static_cast<float>(rf.f("mscale", 0.0));
     c.rope.mscale_all_dim = static_cast<float>(rf.f("mscale_all_dim", 0.0));
     c.rope.truncate = rf.b("truncate", true);
@@ -218,8 +221,10 @@ TransformerConfig config_from_hf(const json& j, const std::string& source) {
       // FalconConfig refuses rope_scaling with alibi (_rope_scaling_validation); rope_theta
       // is simply unused there.
       if (f.has("rope_scaling"))
-        fail("{}: 'rope_scaling' is set but 'alibi' is true: Falcon with ALiBi has no rotary "
-             "positions to scale", source);
+        fail(
+            "{}: 'rope_scaling' is set but 'alibi' is true: Falcon with ALiBi has no rotary "
+            "positions to scale",
+            source);
       c.position = PositionKind::alibi;
     } else {
       c.position = PositionKind::rope;
@@ -295,7 +300,8 @@ json hf_config_from(const TransformerConfig& c) {
           y["original_max_position_embeddings"] = c.rope.original_max_positions;
         y["beta_fast"] = written(c.rope.beta_fast);
         y["beta_slow"] = written(c.rope.beta_slow);
-        if (c.rope.attention_factor > 0.0f) y["attention_factor"] = written(c.rope.attention_factor);
+        if (c.rope.attention_factor > 0.0f)
+          y["attention_factor"] = written(c.rope.attention_factor);
         if (c.rope.mscale != 0.0f) y["mscale"] = written(c.rope.mscale);
         if (c.rope.mscale_all_dim != 0.0f) y["mscale_all_dim"] = written(c.rope.mscale_all_dim);
         if (!c.rope.truncate) y["truncate"] = false;

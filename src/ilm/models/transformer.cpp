@@ -277,7 +277,8 @@ void Transformer::forward_cached(TransformerKVCache& cache, const int32_t* ids, 
   std::vector<float> alibi;  // (NH, pos0+n) key biases, times 1/sqrt(HS)
   if (c.position == PositionKind::alibi) {
     alibi.resize(static_cast<size_t>(NH) * (pos0 + n));
-    alibi_key_bias(alibi.data(), alibi_slopes(NH), nullptr, 1, pos0 + n, 1.0f / std::sqrt(float(HS)));
+    alibi_key_bias(alibi.data(), alibi_slopes(NH), nullptr, 1, pos0 + n,
+                   1.0f / std::sqrt(float(HS)));
   }
   float* x = buf(int64_t(n) * C);
   float* n1 = buf(int64_t(n) * C);
