@@ -118,8 +118,8 @@ TEST_P(Family, MatchesThePyTorchReference) {
 INSTANTIATE_TEST_SUITE_P(Fixtures, Family,
                          ::testing::Values("gpt2", "gpt2_legacy", "llama", "llama2_gqa_bf16",
                                            "llama_dynamic_bias_tied", "llama3", "mistral_window",
-                                           "falcon_mqa", "falcon_new_arch", "bert",
-                                           "bert_mlm_legacy", "bert_cls"));
+                                           "falcon_mqa", "falcon_new_arch", "falcon_rw",
+                                           "llama_yarn", "bert", "bert_mlm_legacy", "bert_cls"));
 
 }  // namespace
 }  // namespace ilm

@@ -410,6 +410,14 @@ TEST(GgufExportFamilies, F32RoundTripsEveryFixture) {
     ilm::GgufExportOptions o;
     o.matrix_type = GgmlType::f32;
     o.allow_no_tokenizer = true;
+    if (c.position == ilm::PositionKind::alibi) {  // falcon-rw: llama.cpp's falcon has no ALiBi
+      EXPECT_NE(error_of([&] {
+                  ilm::export_transformer_gguf(*hf.model, nullptr, out, o);
+                }).find("llama.cpp's falcon architecture always applies RoPE"),
+                std::string::npos);
+      EXPECT_FALSE(fs::exists(out));
+      continue;
+    }
     const ilm::GgufExportReport report = ilm::export_transformer_gguf(*hf.model, nullptr, out, o);
     const GgufFile f = GgufFile::open(out);
     EXPECT_EQ(f.version(), 3u);
@@ -502,6 +510,15 @@ TEST(GgufExportFamilies, FamilyKeys) {
     const double smooth = (1024.0 / (2 * M_PI / 0.01) - 1.0) / 3.0;
     EXPECT_NEAR(factors[2], 1.0 / ((1.0 - smooth) / 8.0 + smooth), 1e-4);
     EXPECT_NEAR(factors[3], 8.0f, 1e-4);
+  }
+  {
+    // yarn: the factor HF computes (256 / 64, not the 8 in config.json) and the original
+    // context; llama.cpp derives the ramp (betas 32 / 1) and 1 + 0.1 ln(factor) itself.
+    auto [f, r] = exported("llama_yarn");
+    EXPECT_EQ(f.kv_as<std::string>("llama.rope.scaling.type"), "yarn");
+    EXPECT_EQ(f.kv_as<float>("llama.rope.scaling.factor"), 4.0f);
+    EXPECT_EQ(f.kv_as<uint32_t>("llama.rope.scaling.original_context_length"), 64u);
+    EXPECT_FALSE(f.has_tensor("rope_freqs.weight"));
   }
   {
     auto [f, r] = exported("llama_dynamic_bias_tied");
@@ -644,6 +661,31 @@ TEST(GgufExportFamilies, RefusesWhatLlamaCppCannotRun) {
   EXPECT_NE(error_of([&] {
               ilm::export_transformer_gguf(biased, nullptr, tmp.path / "c.gguf", o);
             }).find("no biases"),
+            std::string::npos);
+  // yarn that llama.cpp would compute differently: other betas, an explicit attention factor,
+  // unrounded ramp bounds.
+  ilm::HfModel yarn = ilm::load_hf_folder(family_fixtures() / "llama_yarn");
+  for (int variant = 0; variant < 3; ++variant) {
+    ilm::TransformerConfig yc = yarn.model->config();
+    if (variant == 0) yc.rope.beta_fast = 16.0f;
+    if (variant == 1) yc.rope.attention_factor = 0.8f;
+    if (variant == 2) yc.rope.truncate = false;
+    ilm::Transformer m(yc);
+    const std::string e =
+        error_of([&] { ilm::export_transformer_gguf(m, nullptr, tmp.path / "y.gguf", o); });
+    EXPECT_NE(e.find("yarn"), std::string::npos) << e;
+    EXPECT_NE(e.find(variant == 0   ? "beta_fast 16"
+                     : variant == 1 ? "attention factor 0.8"
+                                    : "truncate"),
+              std::string::npos)
+        << e;
+    EXPECT_FALSE(fs::exists(tmp.path / "y.gguf"));
+  }
+  // ALiBi Falcon (falcon-rw).
+  ilm::HfModel rw = ilm::load_hf_folder(family_fixtures() / "falcon_rw");
+  EXPECT_NE(error_of([&] {
+              ilm::export_transformer_gguf(*rw.model, nullptr, tmp.path / "e.gguf", o);
+            }).find("ALiBi"),
             std::string::npos);
   // A WordPiece vocabulary for LLaMA.
   ilm::WordPieceTokenizer wp({"[PAD]", "[UNK]", "[CLS]", "[SEP]", "a", "##b"}, {}, "test");

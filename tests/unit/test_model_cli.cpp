@@ -3,6 +3,7 @@
 // (run -> HF, HF -> HF byte-stable, GGUF refusals), with bad inputs leaving nothing written.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <fstream>
 
 #include "ilm/infer/convert_model.h"
@@ -182,6 +183,21 @@ TEST(ModelInfo, HubFolderFacts) {
 
   const nlohmann::json bf16 = ilm::model_info(kFamilies / "llama2_gqa_bf16");
   EXPECT_TRUE(bf16["weights"]["dtypes"].contains("BF16")) << bf16.dump();
+
+  // The position kinds beyond plain RoPE: ALiBi (falcon-rw) and yarn scaling.
+  const nlohmann::json rw = ilm::model_info(kFamilies / "falcon_rw");
+  EXPECT_EQ(rw["positions"]["kind"], "alibi");
+  EXPECT_FALSE(rw["positions"].contains("theta"));
+  EXPECT_NE(ilm::format_model_info(rw).find("positions:      alibi"), std::string::npos)
+      << ilm::format_model_info(rw);
+  const nlohmann::json yarn = ilm::model_info(kFamilies / "llama_yarn");
+  EXPECT_EQ(yarn["positions"]["scaling"], "yarn");
+  EXPECT_EQ(yarn["positions"]["factor"], 4.0);
+  EXPECT_EQ(yarn["positions"]["original_context_length"], 64);
+  EXPECT_NEAR(yarn["positions"]["attention_factor"].get<double>(), 1 + 0.1 * std::log(4.0), 1e-6);
+  EXPECT_NE(ilm::format_model_info(yarn).find("scaling yarn x4 (original context 64"),
+            std::string::npos)
+      << ilm::format_model_info(yarn);
 }
 
 TEST(ModelInfo, RunFolderAndSafetensorsFile) {

@@ -7,8 +7,10 @@
 
 #include "ilm/autograd/ops.h"
 #include "ilm/core/threads.h"
+#include "ilm/kernels/alibi.h"
 #include "ilm/kernels/cpu/kernels.h"
 #include "ilm/models/gpt.h"
+#include "test_util.h"
 
 using namespace ilm;
 
@@ -292,7 +294,8 @@ TEST(OpsGrad, Rope) {
   };
   for (Case c : {Case{1, 1, 1, 2, 0, 0, ""}, Case{1, 1, 2, 8, 0, 3, "none"},
                  Case{2, 7, 3, 8, 4, 5, "linear"}, Case{1, 7, 2, 6, 6, 2, "dynamic"},
-                 Case{2, 7, 2, 5, 4, 9, "llama3"}, Case{1, 3, 1, 7, 2, 0, "linear"}}) {
+                 Case{2, 7, 2, 5, 4, 9, "llama3"}, Case{1, 3, 1, 7, 2, 0, "linear"},
+                 Case{2, 5, 2, 8, 0, 3, "yarn"}, Case{1, 4, 3, 6, 4, 1, "yarn"}}) {
     Var x = param({c.B, c.T, c.NH * c.HS}, rng);
     RopeConfig cfg = rope_cfg(c.scaling, c.rotary_dim);
     check_grads({x}, [&](Tape& t) { return rope(t, x, c.NH, cfg, c.pos0); });
@@ -382,13 +385,144 @@ TEST(RopeInvFreq, Variants) {
     }
     EXPECT_FLOAT_EQ(f[size_t(i)], float(want)) << i;
   }
-  c.scaling = "yarn";
-  EXPECT_THROW(rope_inv_freq(c, 8, 1), Error);
+  c.scaling = "longrope";
+  const std::string msg = test::error_of([&] { rope_inv_freq(c, 8, 1); });
+  EXPECT_NE(msg.find("'longrope'"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("linear, dynamic, llama3, yarn"), std::string::npos) << msg;
   c.scaling = "";
   c.rotary_dim = 3;
   EXPECT_THROW(rope_inv_freq(c, 8, 1), Error);
   c.rotary_dim = 10;
   EXPECT_THROW(rope_inv_freq(c, 8, 1), Error);
+}
+
+TEST(RopeInvFreq, Yarn) {
+  // theta 100, HS 8, original context 64, betas 16 / 2: the dims where a wavelength turns
+  // r times over 64 positions, d(r) = 8 ln(64 / (2 pi r)) / (2 ln 100), are d(16) = -0.39 and
+  // d(2) = 1.41, so the ramp runs from 0 to 2: dim 0 keeps its frequency, dim 1 is half way,
+  // dims 2 and 3 are divided by the factor 4.
+  RopeConfig c;
+  c.theta = 100.0f;
+  c.scaling = "yarn";
+  c.factor = 4.0f;
+  c.original_max_positions = 64;
+  c.beta_fast = 16.0f;
+  c.beta_slow = 2.0f;
+  auto f = rope_inv_freq(c, 8, 1);
+  ASSERT_EQ(f.size(), 4u);
+  const double base[4] = {1.0, std::pow(100.0, -0.25), 0.1, std::pow(100.0, -0.75)};
+  EXPECT_FLOAT_EQ(f[0], float(base[0]));
+  EXPECT_FLOAT_EQ(f[1], float(0.5 * base[1] + 0.5 * base[1] / 4));
+  EXPECT_FLOAT_EQ(f[2], float(base[2] / 4));
+  EXPECT_FLOAT_EQ(f[3], float(base[3] / 4));
+  // Unrounded bounds: low 0 (clamped), high d(2) = 1.41...: dim 1 at ramp 1 / 1.41.
+  c.truncate = false;
+  f = rope_inv_freq(c, 8, 1);
+  const double high = 8 * std::log(64 / (2 * M_PI * 2)) / (2 * std::log(100.0));
+  EXPECT_FLOAT_EQ(f[1], float(base[1] * (1 - 1 / high) + base[1] / 4 / high));
+  EXPECT_FLOAT_EQ(f[0], float(base[0]));
+  // Attention factor: 1 + 0.1 ln(factor) by default; the mscale ratio; an explicit value.
+  EXPECT_FLOAT_EQ(rope_attention_factor(c), float(1 + 0.1 * std::log(4.0)));
+  c.mscale = 0.5f, c.mscale_all_dim = 1.0f;
+  EXPECT_FLOAT_EQ(rope_attention_factor(c),
+                  float((1 + 0.05 * std::log(4.0)) / (1 + 0.1 * std::log(4.0))));
+  c.attention_factor = 0.75f;
+  EXPECT_FLOAT_EQ(rope_attention_factor(c), 0.75f);
+  c.factor = 0.5f, c.attention_factor = 0.0f, c.mscale = 0.0f;
+  EXPECT_FLOAT_EQ(rope_attention_factor(c), 1.0f);  // no scaling down
+  c.scaling = "linear";
+  EXPECT_FLOAT_EQ(rope_attention_factor(c), 1.0f);
+  c.scaling = "yarn";
+  c.original_max_positions = 0;
+  EXPECT_THROW(rope_inv_freq(c, 8, 1), Error);
+}
+
+TEST(OpsGrad, RopeYarnScalesCosAndSin) {
+  // yarn's rope is the plain rotation (with yarn's frequencies) times the attention factor.
+  Rng rng(31);
+  RopeConfig y = rope_cfg("yarn");
+  RopeConfig plain = y;
+  plain.scaling = "";
+  Var x = param({2, 5, 16}, rng);
+  Tape t;
+  NoGrad ng(t);
+  const float* a = rope(t, x, 2, y, 3)->value.f32();
+  const std::vector<float> fy = rope_inv_freq(y, 8, 8);
+  // The same rotation through the kernel with yarn's frequencies and scale 1.
+  std::vector<float> b(2 * 5 * 16);
+  cpu::rope_forward(b.data(), x->value.f32(), fy.data(), 2, 5, 2, 8, 8, 3);
+  const float af = rope_attention_factor(y);
+  EXPECT_GT(af, 1.1f);
+  for (size_t i = 0; i < b.size(); ++i) EXPECT_NEAR(a[i], af * b[i], 1e-5) << i;
+}
+
+TEST(Alibi, SlopesAndFalconBiases) {
+  auto slopes = alibi_slopes(8);  // 2^-1 .. 2^-8
+  ASSERT_EQ(slopes.size(), 8u);
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(slopes[size_t(i)], std::ldexp(1.0f, -(i + 1))) << i;
+  slopes = alibi_slopes(6);  // 4 heads' 2^-2, -4, -6, -8, then 2^-1, 2^-3 (every other of 8)
+  const int want6[6] = {2, 4, 6, 8, 1, 3};
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(slopes[size_t(i)], std::ldexp(1.0f, -want6[i])) << i;
+  slopes = alibi_slopes(12);  // 2^-1 .. 2^-8, then 2^-0.5, 2^-1.5, 2^-2.5, 2^-3.5
+  for (int i = 0; i < 4; ++i) EXPECT_NEAR(slopes[size_t(8 + i)], std::exp2(-0.5 - i), 1e-7) << i;
+  EXPECT_EQ(alibi_slopes(1)[0], std::ldexp(1.0f, -8));
+  EXPECT_THROW(alibi_slopes(0), Error);
+  // Falcon rounds the slope to bfloat16 (2^-0.5 -> 0.70703125) and the product too:
+  // 0.70703125 * 11 = 7.77734375 -> 7.78125 (8 significant bits).
+  EXPECT_EQ(alibi_bias(std::exp2(-0.5f), 1), 0.70703125f);
+  EXPECT_EQ(alibi_bias(std::exp2(-0.5f), 11), 7.78125f);
+  EXPECT_EQ(alibi_bias(0.25f, 300), 75.0f);
+  EXPECT_EQ(alibi_bias(0.125f, 257), 32.0f);  // 257 itself is not a bfloat16: 256
+  // Key positions count the kept keys: mask [1 0 1 1] -> positions 0, -, 1, 2.
+  const uint8_t mask[8] = {1, 0, 1, 1, 1, 1, 1, 1};
+  std::vector<float> bias(2 * 2 * 4);
+  alibi_key_bias(bias.data(), {0.5f, 0.25f}, mask, 2, 4, 2.0f);
+  const float want[16] = {0, 0, 1, 2, 0, 0, 0.5f, 1, 0, 1, 2, 3, 0, 0.5f, 1, 1.5f};
+  for (int i = 0; i < 16; ++i) EXPECT_EQ(bias[size_t(i)], want[i]) << i;
+  alibi_key_bias(bias.data(), {0.5f}, nullptr, 1, 4, 1.0f, 3);  // no mask: pos0 + j
+  for (int j = 0; j < 4; ++j) EXPECT_EQ(bias[size_t(j)], 0.5f * (3 + j)) << j;
+}
+
+TEST(OpsGrad, AttentionAlibiAddsTheBiasBeforeScaling) {
+  // With q = 0 the scores are the biases alone: the softmax weights of query t over keys
+  // j <= t are exp(s_h j / sqrt(HS)) normalised (added before the 1/sqrt(HS) scaling).
+  const int T = 4, NH = 3, HS = 4;
+  Tape t;
+  NoGrad ng(t);
+  Var q = make_var(Tensor::zeros({1, T, NH * HS}));
+  Var k = make_var(Tensor::zeros({1, T, NH * HS}));
+  Var v = make_var(Tensor::zeros({1, T, NH * HS}));
+  for (int j = 0; j < T; ++j)
+    for (int c = 0; c < NH * HS; ++c) v->value.f32()[j * NH * HS + c] = float(j);  // v_j = j
+  const float* y = attention_gqa(t, q, k, v, NH, NH, true, nullptr, 0, true)->value.f32();
+  const std::vector<float> slopes = alibi_slopes(NH);  // 2^-4, 2^-8, 2^-2
+  for (int h = 0; h < NH; ++h)
+    for (int tt = 0; tt < T; ++tt) {
+      double num = 0, den = 0;
+      for (int j = 0; j <= tt; ++j) {
+        const double w = std::exp(alibi_bias(slopes[size_t(h)], j) / 2.0);  // sqrt(HS) = 2
+        num += w * j, den += w;
+      }
+      EXPECT_NEAR(y[tt * NH * HS + h * HS], num / den, 1e-5) << h << " " << tt;
+    }
+}
+
+TEST(OpsGrad, AttentionGQAAlibi) {
+  // The bias is a constant: the gradients are those of the biased softmax.
+  Rng rng(32);
+  struct Case {
+    int B, T, NH, NKV, HS;
+  };
+  for (Case c :
+       {Case{1, 1, 1, 1, 4}, Case{2, 7, 6, 2, 3}, Case{1, 9, 12, 12, 2}, Case{2, 5, 5, 1, 4}}) {
+    Var q = param({c.B, c.T, c.NH * c.HS}, rng, 2.0f),
+        k = param({c.B, c.T, c.NKV * c.HS}, rng, 2.0f), v = param({c.B, c.T, c.NKV * c.HS}, rng);
+    for (bool causal : {true, false})
+      check_grads(
+          {q, k, v},
+          [&](Tape& t) { return attention_gqa(t, q, k, v, c.NH, c.NKV, causal, nullptr, 0, true); },
+          3e-3f, 2e-2f, 2e-3f, 60);
+  }
 }
 
 namespace {
@@ -458,6 +592,34 @@ TEST(OpsGrad, AttentionGQAKeyMask) {
   Tape t;
   EXPECT_THROW(attention_gqa(t, q, k, v, NH, NKV, true, &bad), Error);
   EXPECT_THROW(attention_gqa(t, q, k, v, NH, 3, true), Error);
+}
+
+TEST(OpsGrad, AttentionGQAAlibiKeyMask) {
+  // Padding with ALiBi: gradients through the masked, biased softmax (batch 0 has holes, whose
+  // later keys' positions count only kept keys); a left-padded row equals the same row
+  // unpadded (every kept key's position shifts by the same amount).
+  Rng rng(33);
+  const int B = 2, T = 7, NH = 6, NKV = 3, HS = 3;
+  Var q = param({B, T, NH * HS}, rng, 2.0f), k = param({B, T, NKV * HS}, rng, 2.0f),
+      v = param({B, T, NKV * HS}, rng);
+  std::vector<int> keep = {1, 1, 0, 1, 1, 0, 1, 0, 0, 1, 1, 1, 1, 1};
+  Tensor mask = key_mask_tensor(B, T, keep, DType::u8);
+  check_grads(
+      {q, k, v}, [&](Tape& t) { return attention_gqa(t, q, k, v, NH, NKV, true, &mask, 0, true); },
+      3e-3f, 2e-2f, 2e-3f, 1000);
+  Tape t;
+  NoGrad ng(t);
+  const float* padded = attention_gqa(t, q, k, v, NH, NKV, true, &mask, 0, true)->value.f32();
+  // Batch 1 without its two leading pads.
+  const int P = 2, U = T - P;
+  Var qu = make_var(Tensor::zeros({1, U, NH * HS})), ku = make_var(Tensor::zeros({1, U, NKV * HS})),
+      vu = make_var(Tensor::zeros({1, U, NKV * HS}));
+  std::copy_n(q->value.f32() + (T + P) * NH * HS, U * NH * HS, qu->value.f32());
+  std::copy_n(k->value.f32() + (T + P) * NKV * HS, U * NKV * HS, ku->value.f32());
+  std::copy_n(v->value.f32() + (T + P) * NKV * HS, U * NKV * HS, vu->value.f32());
+  const float* plain = attention_gqa(t, qu, ku, vu, NH, NKV, true, nullptr, 0, true)->value.f32();
+  for (int i = 0; i < U * NH * HS; ++i)
+    EXPECT_NEAR(padded[(T + P) * NH * HS + i], plain[i], 1e-5) << i;
 }
 
 TEST(OpsGrad, AttentionGQAMatchesFusedAndRepeatedHeads) {
@@ -530,6 +692,28 @@ TEST(OpsGrad, AttentionGQACachedMatchesFull) {
                                       k->value.f32(), v->value.f32(), Tq, pos0, NH, NKV, HS);
     for (int i = 0; i < Tq * NH * HS; ++i)
       EXPECT_NEAR(out[size_t(i)], full[pos0 * NH * HS + i], 1e-6) << "Tq " << Tq << " i " << i;
+  }
+}
+
+TEST(OpsGrad, AttentionGQAAlibiCachedMatchesFull) {
+  // The cached decode path with ALiBi key biases (NH, pos0 + Tq) gives the full forward's rows.
+  Rng rng(34);
+  const int T = 9, NH = 6, NKV = 2, HS = 5;
+  Var q = param({1, T, NH * HS}, rng, 2.0f), k = param({1, T, NKV * HS}, rng, 2.0f),
+      v = param({1, T, NKV * HS}, rng);
+  Tape t;
+  NoGrad ng(t);
+  const float* full = attention_gqa(t, q, k, v, NH, NKV, true, nullptr, 0, true)->value.f32();
+  for (int Tq : {1, 3, 9}) {
+    const int pos0 = T - Tq;
+    std::vector<float> bias(static_cast<size_t>(NH) * T);
+    alibi_key_bias(bias.data(), alibi_slopes(NH), nullptr, 1, T, 1.0f / std::sqrt(float(HS)));
+    std::vector<float> out(static_cast<size_t>(Tq) * NH * HS);
+    cpu::attention_gqa_forward_cached(out.data(), q->value.f32() + pos0 * NH * HS, NH * HS,
+                                      k->value.f32(), v->value.f32(), Tq, pos0, NH, NKV, HS, 0,
+                                      bias.data());
+    for (int i = 0; i < Tq * NH * HS; ++i)
+      EXPECT_NEAR(out[size_t(i)], full[pos0 * NH * HS + i], 1e-5) << "Tq " << Tq << " i " << i;
   }
 }
 

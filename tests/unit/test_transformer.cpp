@@ -62,6 +62,16 @@ std::vector<TransformerConfig> family_configs() {
     f.qkv_bias = f.attn_out_bias = f.mlp_bias = false;
     cs.push_back(f);
   }
+  TransformerConfig rw;  // falcon-rw: ALiBi, sequential blocks, biases, 6 heads (not a power of 2)
+  rw.arch = "falcon", rw.fused_qkv = "interleaved";
+  rw.n_layer = 2, rw.n_head = 6, rw.n_kv_head = 6, rw.n_embd = 24, rw.vocab_size = 53;
+  rw.max_positions = 32, rw.position = PositionKind::alibi, rw.mlp = MlpKind::gelu;
+  cs.push_back(rw);
+  TransformerConfig yarn = llama;  // yarn with an original context of 8 (factor 32 / 8)
+  yarn.rope = RopeConfig{};
+  yarn.rope.theta = 100, yarn.rope.scaling = "yarn", yarn.rope.factor = 4;
+  yarn.rope.original_max_positions = 8, yarn.rope.beta_fast = 8, yarn.rope.beta_slow = 2;
+  cs.push_back(yarn);
   for (HeadKind head : {HeadKind::masked_lm, HeadKind::classification}) {
     TransformerConfig b;
     b.arch = "bert";
@@ -223,6 +233,80 @@ TEST(Transformer, WeightErrorsNameEveryTensor) {
   EXPECT_EQ(e.find('\n'), std::string::npos) << e;
   EXPECT_NE(e.find("model.layers.0.self_attn.q_proj.weight: expected shape [32, 32], found [3, 3]"),
             std::string::npos) << e;
+}
+
+TEST(Transformer, AlibiAndYarnConfigs) {
+  using nlohmann::json;
+  // falcon-rw-1b's fields (shrunk): alibi true, no rotary.
+  json rw = {{"architectures", {"FalconForCausalLM"}},
+             {"alibi", true},
+             {"bias", true},
+             {"multi_query", false},
+             {"new_decoder_architecture", false},
+             {"parallel_attn", false},
+             {"hidden_size", 24},
+             {"num_attention_heads", 6},
+             {"num_hidden_layers", 2},
+             {"vocab_size", 50}};
+  TransformerConfig c = config_from_hf(rw, "rw/config.json");
+  EXPECT_EQ(c.position, PositionKind::alibi);
+  EXPECT_EQ(c.wiring, Wiring::pre_norm);
+  EXPECT_EQ(c.fused_qkv, "interleaved");
+  EXPECT_TRUE(c.qkv_bias && c.mlp_bias);
+  json back = hf_config_from(c);
+  EXPECT_EQ(back["alibi"], true);
+  EXPECT_FALSE(back.contains("rope_scaling"));
+  EXPECT_EQ(config_from_hf(back, "back").position, PositionKind::alibi);
+  // alibi with rope_scaling: HF's FalconConfig refuses it, so do we, naming both fields.
+  json bad = rw;
+  bad["rope_scaling"] = {{"type", "linear"}, {"factor", 2.0}};
+  std::string e = test::error_of([&] { config_from_hf(bad, "rw/config.json"); });
+  EXPECT_NE(e.find("'rope_scaling'"), std::string::npos) << e;
+  EXPECT_NE(e.find("'alibi'"), std::string::npos) << e;
+
+  json llama = {{"architectures", {"LlamaForCausalLM"}},
+                {"hidden_size", 32},
+                {"num_attention_heads", 4},
+                {"num_hidden_layers", 2},
+                {"intermediate_size", 40},
+                {"vocab_size", 50},
+                {"max_position_embeddings", 256}};
+  // Qwen-style: no original_max_position_embeddings: the original is max_position_embeddings
+  // and factor stays as written; betas 32 / 1.
+  llama["rope_scaling"] = {{"type", "yarn"}, {"factor", 4.0}};
+  c = config_from_hf(llama, "y");
+  EXPECT_EQ(c.rope.scaling, "yarn");
+  EXPECT_EQ(c.rope.factor, 4.0f);
+  EXPECT_EQ(c.rope.original_max_positions, 256);
+  EXPECT_EQ(c.rope.beta_fast, 32.0f);
+  EXPECT_EQ(c.rope.beta_slow, 1.0f);
+  back = hf_config_from(c);
+  EXPECT_FALSE(back["rope_scaling"].contains("original_max_position_embeddings")) << back.dump();
+  EXPECT_EQ(config_from_hf(back, "b").rope.factor, 4.0f);
+  // DeepSeek-style: the original given: factor = 256 / 64 whatever "factor" says; mscales.
+  llama["rope_scaling"] = {
+      {"rope_type", "yarn"}, {"factor", 40.0},  {"original_max_position_embeddings", 64},
+      {"beta_fast", 0},      {"mscale", 0.707}, {"mscale_all_dim", 0.707},
+      {"truncate", false}};
+  c = config_from_hf(llama, "y");
+  EXPECT_EQ(c.rope.factor, 4.0f);
+  EXPECT_EQ(c.rope.original_max_positions, 64);
+  EXPECT_EQ(c.rope.beta_fast, 32.0f);  // 0 means the default, as in HF
+  EXPECT_FALSE(c.rope.truncate);
+  EXPECT_FLOAT_EQ(rope_attention_factor(c.rope), 1.0f);  // equal mscales cancel
+  TransformerConfig again = config_from_hf(hf_config_from(c), "b");
+  EXPECT_EQ(again.rope.factor, c.rope.factor);
+  EXPECT_EQ(again.rope.original_max_positions, 64);
+  EXPECT_EQ(again.rope.mscale, c.rope.mscale);
+  EXPECT_EQ(again.rope.truncate, false);
+  // Refusals name the field; unknown types list the supported ones.
+  llama["rope_scaling"] = {{"rope_type", "yarn"}};
+  e = test::error_of([&] { config_from_hf(llama, "y/config.json"); });
+  EXPECT_NE(e.find("needs 'factor'"), std::string::npos) << e;
+  llama["rope_scaling"] = {{"rope_type", "longrope"}, {"factor", 2.0}};
+  e = test::error_of([&] { config_from_hf(llama, "y/config.json"); });
+  EXPECT_NE(e.find("'longrope' is not supported"), std::string::npos) << e;
+  EXPECT_NE(e.find("linear, dynamic, llama3, yarn"), std::string::npos) << e;
 }
 
 TEST(Transformer, UnknownArchitectureListsTheSupportedOnes) {

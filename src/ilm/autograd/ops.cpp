@@ -1,7 +1,9 @@
 #include "ilm/autograd/ops.h"
 
 #include <algorithm>
+#include <cmath>
 
+#include "ilm/kernels/alibi.h"
 #include "ilm/kernels/cpu/kernels.h"
 
 namespace ilm {
@@ -152,7 +154,7 @@ Var attention(Tape& tape, const Var& qkv, int n_head, bool causal) {
 }
 
 Var attention_gqa(Tape& tape, const Var& q, const Var& k, const Var& v, int n_head, int n_kv_head,
-                  bool causal, const Tensor* key_mask, int window) {
+                  bool causal, const Tensor* key_mask, int window, bool alibi) {
   const Shape& qs = q->value.shape();
   const Shape& ks = k->value.shape();
   ILM_CHECK(qs.ndim() == 3, "[attention_gqa] q must be (B,T,NH*HS), got {}", qs.to_string());
@@ -180,13 +182,18 @@ Var attention_gqa(Tape& tape, const Var& q, const Var& k, const Var& v, int n_he
       m[i] = key_mask->dtype() == DType::u8 ? key_mask->data<uint8_t>()[i] != 0
                                             : key_mask->data<int32_t>()[i] != 0;
   }
+  const uint8_t* keep = mask.defined() ? mask.data<uint8_t>() : nullptr;
+  Tensor bias;  // (B,NH,T) ALiBi key biases, already times 1/sqrt(HS)
+  if (alibi) {
+    bias = tape.alloc({B, n_head, T});
+    alibi_key_bias(bias.f32(), alibi_slopes(n_head), keep, B, T, 1.0f / std::sqrt(float(HS)));
+  }
   Var out = tape.output(tape.alloc(qs), {&q, &k, &v});
   Tensor att;
   if (out->requires_grad) att = tape.alloc({B, n_head, T, T});
   cpu::attention_gqa_forward(out->value.f32(), att.defined() ? att.f32() : nullptr, q->value.f32(),
-                             k->value.f32(), v->value.f32(),
-                             mask.defined() ? mask.data<uint8_t>() : nullptr, B, T, n_head,
-                             n_kv_head, HS, causal, window);
+                             k->value.f32(), v->value.f32(), keep, B, T, n_head, n_kv_head, HS,
+                             causal, window, bias.defined() ? bias.f32() : nullptr);
   tape.record("attention_gqa", out,
               [&tape, out, q, k, v, att, B, T, n_head, n_kv_head, HS, causal] {
                 cpu::attention_gqa_backward(gp(tape, q), gp(tape, k), gp(tape, v), out->grad.f32(),
@@ -223,13 +230,15 @@ Var rope(Tape& tape, const Var& x, int n_head, const RopeConfig& cfg, int pos0) 
   const int B = int(xs[0]), T = int(xs[1]), HS = int(xs[2] / n_head);
   const int rd = rope_rotary_dim(cfg, HS);
   std::vector<float> inv_freq = rope_inv_freq(cfg, HS, pos0 + T);
+  const float scale = rope_attention_factor(cfg);
   Var out = tape.output(tape.alloc(xs), {&x});
-  cpu::rope_forward(out->value.f32(), x->value.f32(), inv_freq.data(), B, T, n_head, HS, rd, pos0);
+  cpu::rope_forward(out->value.f32(), x->value.f32(), inv_freq.data(), B, T, n_head, HS, rd, pos0,
+                    scale);
   tape.record("rope", out,
-              [&tape, out, x, inv_freq = std::move(inv_freq), B, T, n_head, HS, rd, pos0] {
+              [&tape, out, x, inv_freq = std::move(inv_freq), B, T, n_head, HS, rd, pos0, scale] {
                 if (x->requires_grad)
                   cpu::rope_backward(gp(tape, x), out->grad.f32(), inv_freq.data(), B, T, n_head,
-                                     HS, rd, pos0);
+                                     HS, rd, pos0, scale);
               });
   return out;
 }

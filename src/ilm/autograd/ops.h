@@ -26,13 +26,17 @@ Var attention(Tape& tape, const Var& qkv, int n_head, bool causal);
 // q (B,T,NH*HS), k and v (B,T,NKV*HS) -> (B,T,NH*HS): attention with grouped key/value
 // heads (n_kv_head == n_head: MHA; 1: MQA), scale 1/sqrt(HS). key_mask (B,T) u8 or i32, or
 // null: 0 marks a padded key; a query with no key left to attend outputs zeros. window > 0:
-// query t sees only keys t - window < j <= t (Mistral's sliding window).
+// query t sees only keys t - window < j <= t (Mistral's sliding window). alibi: Falcon's ALiBi
+// key biases (ilm/kernels/alibi.h: added before the 1/sqrt(HS) scaling, key positions count
+// the kept keys).
 Var attention_gqa(Tape& tape, const Var& q, const Var& k, const Var& v, int n_head, int n_kv_head,
-                  bool causal, const Tensor* key_mask = nullptr, int window = 0);
+                  bool causal, const Tensor* key_mask = nullptr, int window = 0,
+                  bool alibi = false);
 // RMSNorm over the last dimension (LLaMA): x * rsqrt(mean(x^2) + eps) * w, w (C).
 Var rmsnorm(Tape& tape, const Var& x, const Var& w, float eps = 1e-6f);
 // RoPE on x (B,T,n_head*HS) (q with n_head, k with n_kv_head) at positions pos0..pos0+T-1,
-// Hugging Face rotate_half layout; the frequencies are rope_inv_freq(cfg, HS, pos0 + T).
+// Hugging Face rotate_half layout; the frequencies are rope_inv_freq(cfg, HS, pos0 + T) and
+// cos/sin are scaled by rope_attention_factor(cfg) (yarn).
 Var rope(Tape& tape, const Var& x, int n_head, const RopeConfig& cfg, int pos0 = 0);
 // LLaMA's MLP activation silu(gate) * up; gate and up are the outputs of the separate
 // gate_proj and up_proj (same shape).

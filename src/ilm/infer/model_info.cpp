@@ -116,13 +116,19 @@ json hf_info(const fs::path& folder) {
   j["mlp"] = mlp_name(c.mlp);
   j["vocab_size"] = c.vocab_size;
   j["context_length"] = c.max_positions;
-  json pos = {{"kind", c.position == PositionKind::rope ? "rope" : "learned"}};
+  json pos = {{"kind", c.position == PositionKind::rope    ? "rope"
+                       : c.position == PositionKind::alibi ? "alibi"
+                                                           : "learned"}};
   if (c.position == PositionKind::rope) {
     pos["theta"] = decimal(c.rope.theta);
     pos["rotary_dim"] = c.rope.rotary_dim > 0 ? c.rope.rotary_dim : c.hs();
     pos["scaling"] = c.rope.scaling.empty() ? "none" : c.rope.scaling;
     if (!c.rope.scaling.empty() && c.rope.scaling != "none" && c.rope.scaling != "default")
       pos["factor"] = decimal(c.rope.factor);
+    if (c.rope.scaling == "yarn") {
+      pos["original_context_length"] = c.rope.original_max_positions;
+      pos["attention_factor"] = decimal(rope_attention_factor(c.rope));
+    }
   }
   j["positions"] = pos;
   if (c.sliding_window > 0) j["sliding_window"] = c.sliding_window;
@@ -311,6 +317,12 @@ std::string format_model_info(const json& j) {
     p += fmt::format(", theta {}, rotary dim {}, scaling {}", pos["theta"].get<double>(),
                      scalar(pos["rotary_dim"]), pos["scaling"].get<std::string>());
     if (pos.contains("factor")) p += fmt::format(" x{}", pos["factor"].get<double>());
+    if (pos.contains("attention_factor"))
+      p += fmt::format(" (original context {}, attention factor {})",
+                       scalar(pos["original_context_length"]),
+                       pos["attention_factor"].get<double>());
+  } else if (p == "alibi") {
+    p += " (linear key biases per head)";
   }
   line("positions", p);
   if (j.contains("sliding_window")) line("window", scalar(j["sliding_window"]));

@@ -4,6 +4,7 @@
 
 #include <fmt/ranges.h>
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <map>
 #include <memory>
@@ -438,6 +439,27 @@ void add_model_keys(GgufWriter& w, const std::string& garch, const TransformerCo
           "dynamic (NTK) RoPE scaling changes nothing up to {} positions; llama.cpp has no "
           "dynamic scaling, so past that its outputs differ from ilm's",
           c.rope.original_max_positions > 0 ? c.rope.original_max_positions : c.max_positions));
+    } else if (s == "yarn") {
+      // llama.cpp's YaRN: the same ramp (floor/ceil bounds) between its default betas 32 and
+      // 1, and cos/sin times 1 + 0.1 ln(factor), computed inside ggml's RoPE.
+      const RopeConfig& r = c.rope;
+      ILM_CHECK(r.truncate,
+                "GGUF export: yarn RoPE with \"truncate\": false (unrounded ramp bounds) has no "
+                "llama.cpp form: llama.cpp rounds them");
+      ILM_CHECK(r.beta_fast == 32.0f && r.beta_slow == 1.0f,
+                "GGUF export: yarn RoPE with beta_fast {} and beta_slow {}: llama.cpp's llama "
+                "architecture uses 32 and 1",
+                r.beta_fast, r.beta_slow);
+      const double ours = rope_attention_factor(r);
+      const double theirs = 1.0 + 0.1 * std::log(double(r.factor));
+      ILM_CHECK(std::fabs(ours - theirs) <= 1e-6 * theirs,
+                "GGUF export: yarn RoPE with attention factor {} (from attention_factor, mscale "
+                "or mscale_all_dim): llama.cpp's llama architecture always scales by "
+                "1 + 0.1 ln(factor) = {}",
+                ours, theirs);
+      w.add_kv(key("rope.scaling.type"), "yarn");
+      w.add_kv(key("rope.scaling.factor"), r.factor);
+      w.add_kv(key("rope.scaling.original_context_length"), uint32_t(r.original_max_positions));
     } else {
       ILM_CHECK(s.empty() || s == "none" || s == "default" || s == "llama3",
                 "GGUF export: RoPE scaling \"{}\" has no llama.cpp form", s);
@@ -450,6 +472,10 @@ void add_model_keys(GgufWriter& w, const std::string& garch, const TransformerCo
     return;
   }
   if (garch == "falcon") {
+    ILM_CHECK(c.position != PositionKind::alibi,
+              "GGUF export: this Falcon uses ALiBi positions (\"alibi\": true, e.g. falcon-rw); "
+              "llama.cpp's falcon architecture always applies RoPE and has no ALiBi, so the file "
+              "would compute something else");
     ILM_CHECK(c.wiring == Wiring::parallel && c.norm == NormKind::layernorm &&
                   c.position == PositionKind::rope,
               "GGUF export: llama.cpp's falcon computes attention and MLP in parallel with "

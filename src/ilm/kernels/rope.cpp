@@ -1,6 +1,7 @@
 // rope_inv_freq: the RoPE frequency table and its rope_scaling variants.
 #include "ilm/kernels/rope.h"
 
+#include <algorithm>
 #include <cmath>
 #include <numbers>
 
@@ -15,13 +16,32 @@ int rope_rotary_dim(const RopeConfig& cfg, int HS) {
   return dim;
 }
 
+const char* rope_scaling_types() {
+  return "none, linear, dynamic, llama3, yarn";
+}
+
+namespace {
+
+double yarn_mscale(double scale, double m) {
+  return scale <= 1.0 ? 1.0 : 0.1 * m * std::log(scale) + 1.0;
+}
+
+}  // namespace
+
+float rope_attention_factor(const RopeConfig& cfg) {
+  if (cfg.scaling != "yarn") return 1.0f;
+  if (cfg.attention_factor > 0.0f) return cfg.attention_factor;
+  if (cfg.mscale != 0.0f && cfg.mscale_all_dim != 0.0f)
+    return float(yarn_mscale(cfg.factor, cfg.mscale) / yarn_mscale(cfg.factor, cfg.mscale_all_dim));
+  return float(yarn_mscale(cfg.factor, 1.0));
+}
+
 std::vector<float> rope_inv_freq(const RopeConfig& cfg, int HS, int seq_len) {
   const int dim = rope_rotary_dim(cfg, HS);
   const std::string& kind = cfg.scaling;
   const bool plain = kind.empty() || kind == "none" || kind == "default";
-  ILM_CHECK(plain || kind == "linear" || kind == "dynamic" || kind == "llama3",
-            "[rope] unknown rope_scaling type '{}' (expected none, linear, dynamic or llama3)",
-            kind);
+  ILM_CHECK(plain || kind == "linear" || kind == "dynamic" || kind == "llama3" || kind == "yarn",
+            "[rope] unknown rope_scaling type '{}' (supported: {})", kind, rope_scaling_types());
   ILM_CHECK(cfg.theta > 0.0f, "[rope] rope_theta {} must be positive", cfg.theta);
   if (!plain)
     ILM_CHECK(cfg.factor > 0.0f, "[rope] rope_scaling factor {} must be positive", cfg.factor);
@@ -58,6 +78,30 @@ std::vector<float> rope_inv_freq(const RopeConfig& cfg, int HS, int seq_len) {
         const double smooth = (orig / wavelen - lo) / (hi - lo);
         f = (1.0 - smooth) * f / factor + smooth * f;
       }  // short wavelengths: unchanged
+    }
+  } else if (kind == "yarn") {
+    ILM_CHECK(cfg.original_max_positions > 0,
+              "[rope] yarn scaling needs original_max_position_embeddings > 0, got {}",
+              cfg.original_max_positions);
+    ILM_CHECK(cfg.beta_fast > 0.0f && cfg.beta_slow > 0.0f,
+              "[rope] yarn beta_fast ({}) and beta_slow ({}) must be positive", cfg.beta_fast,
+              cfg.beta_slow);
+    ILM_CHECK(cfg.attention_factor >= 0.0f, "[rope] yarn attention_factor {} must be positive",
+              cfg.attention_factor);
+    // The dim (of `dim`) at which a wavelength turns `rotations` times over the original context.
+    auto correction_dim = [&](double rotations) {
+      return dim * std::log(cfg.original_max_positions / (rotations * 2.0 * std::numbers::pi)) /
+             (2.0 * std::log(base));
+    };
+    double low = correction_dim(cfg.beta_fast), high = correction_dim(cfg.beta_slow);
+    if (cfg.truncate) low = std::floor(low), high = std::ceil(high);
+    low = std::max(low, 0.0);
+    high = std::min(high, double(dim - 1));
+    if (low == high) high += 0.001;  // no zero-width ramp
+    for (int i = 0; i < dim / 2; ++i) {
+      const double ramp = std::clamp((i - low) / (high - low), 0.0, 1.0);
+      double& f = inv[size_t(i)];
+      f = f * (1.0 - ramp) + f / factor * ramp;  // extrapolated below low, interpolated above high
     }
   }
   std::vector<float> out(inv.size());

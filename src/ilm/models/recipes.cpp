@@ -70,13 +70,40 @@ void read_rope_scaling(const Fields& f, TransformerConfig& c) {
   if (!r.is_object()) fail("{}: 'rope_scaling' must be an object, got {}", f.source, r.dump());
   const Fields rf{r, f.source};
   std::string type = rf.s("rope_type", rf.s("type", "default"));
-  if (type != "default" && type != "linear" && type != "dynamic" && type != "llama3")
-    fail("{}: rope_scaling type '{}' is not supported (default, linear, dynamic, llama3)", f.source, type);
+  if (type != "default" && type != "linear" && type != "dynamic" && type != "llama3" &&
+      type != "yarn")
+    fail("{}: rope_scaling type '{}' is not supported (supported: {})", f.source, type,
+         rope_scaling_types());
   c.rope.scaling = type;
   c.rope.factor = static_cast<float>(rf.f("factor", 1.0));
   c.rope.low_freq_factor = static_cast<float>(rf.f("low_freq_factor", 1.0));
   c.rope.high_freq_factor = static_cast<float>(rf.f("high_freq_factor", 4.0));
   c.rope.original_max_positions = rf.i("original_max_position_embeddings", c.max_positions);
+  if (type == "yarn") {
+    // HF's _compute_yarn_parameters: a given original_max_position_embeddings replaces factor
+    // by max_position_embeddings / original (DeepSeek-V3's convention); beta_fast/beta_slow
+    // default to 32/1 (also when 0); mscale/mscale_all_dim count only when both are nonzero.
+    if (!rf.has("factor")) fail("{}: rope_scaling of type yarn needs 'factor'", f.source);
+    if (rf.has("original_max_position_embeddings")) {
+      if (c.rope.original_max_positions < 1)
+        fail("{}: rope_scaling original_max_position_embeddings = {} must be at least 1", f.source,
+             c.rope.original_max_positions);
+      c.rope.factor = static_cast<float>(double(c.max_positions) / c.rope.original_max_positions);
+    }
+    auto or_default = [&](const char* k, double d) {
+      const double v = rf.f(k, 0.0);
+      return static_cast<float>(v != 0.0 ? v : d);
+    };
+    c.rope.beta_fast = or_default("beta_fast", 32.0);
+    c.rope.beta_slow = or_default("beta_slow", 1.0);
+    c.rope.attention_factor = static_cast<float>(rf.f("attention_factor", 0.0));
+    if (rf.has("attention_factor") && c.rope.attention_factor <= 0.0f)
+      fail("{}: rope_scaling attention_factor = {} must be positive", f.source,
+           c.rope.attention_factor);
+    c.rope.mscale = static_cast<float>(rf.f("mscale", 0.0));
+    c.rope.mscale_all_dim = static_cast<float>(rf.f("mscale_all_dim", 0.0));
+    c.rope.truncate = rf.b("truncate", true);
+  }
 }
 
 std::string architecture_of(const json& j, const std::string& source) {
@@ -179,7 +206,7 @@ TransformerConfig config_from_hf(const json& j, const std::string& source) {
     c.tie_embeddings = f.b("tie_word_embeddings", false);
     if (recipe == "mistral") c.sliding_window = f.i("sliding_window", 0);
   } else if (recipe == "falcon") {
-    if (f.b("alibi", false)) fail("{}: Falcon with alibi positions is not supported (RoPE only)", source);
+    const bool alibi = f.b("alibi", false);
     c.n_layer = f.i_any({"num_hidden_layers", "n_layer"});
     c.n_head = f.i_any({"num_attention_heads", "n_head"});
     c.n_embd = f.i("hidden_size");
@@ -190,8 +217,19 @@ TransformerConfig config_from_hf(const json& j, const std::string& source) {
     c.intermediate = f.i("ffn_hidden_size", 4 * c.n_embd);
     c.max_positions = f.i("max_position_embeddings", 2048);
     c.norm_eps = static_cast<float>(f.f("layer_norm_epsilon", 1e-5));
-    c.position = PositionKind::rope;
-    read_rope_scaling(f, c);
+    if (alibi) {
+      // FalconConfig refuses rope_scaling with alibi (_rope_scaling_validation); rope_theta
+      // is simply unused there.
+      if (f.has("rope_scaling"))
+        fail(
+            "{}: 'rope_scaling' is set but 'alibi' is true: Falcon with ALiBi has no rotary "
+            "positions to scale",
+            source);
+      c.position = PositionKind::alibi;
+    } else {
+      c.position = PositionKind::rope;
+      read_rope_scaling(f, c);
+    }
     c.mlp = MlpKind::gelu;
     const bool bias = f.b("bias", false);
     c.qkv_bias = c.attn_out_bias = c.mlp_bias = bias;
@@ -254,6 +292,20 @@ json hf_config_from(const TransformerConfig& c) {
         j["rope_scaling"]["high_freq_factor"] = written(c.rope.high_freq_factor);
         j["rope_scaling"]["original_max_position_embeddings"] = c.rope.original_max_positions;
       }
+      if (c.rope.scaling == "yarn") {
+        json& y = j["rope_scaling"];
+        // Read back, a written original_max_position_embeddings sets factor to
+        // max_position_embeddings / it; without it the original is max_position_embeddings.
+        if (c.rope.original_max_positions != c.max_positions)
+          y["original_max_position_embeddings"] = c.rope.original_max_positions;
+        y["beta_fast"] = written(c.rope.beta_fast);
+        y["beta_slow"] = written(c.rope.beta_slow);
+        if (c.rope.attention_factor > 0.0f)
+          y["attention_factor"] = written(c.rope.attention_factor);
+        if (c.rope.mscale != 0.0f) y["mscale"] = written(c.rope.mscale);
+        if (c.rope.mscale_all_dim != 0.0f) y["mscale_all_dim"] = written(c.rope.mscale_all_dim);
+        if (!c.rope.truncate) y["truncate"] = false;
+      }
     } else {
       j["rope_scaling"] = nullptr;
     }
@@ -301,8 +353,8 @@ json hf_config_from(const TransformerConfig& c) {
     j["parallel_attn"] = c.wiring == Wiring::parallel;
     if (new_arch) j["num_ln_in_parallel_attn"] = c.parallel_norms;
     j["bias"] = c.qkv_bias;
-    j["alibi"] = false;
-    rope();
+    j["alibi"] = c.position == PositionKind::alibi;
+    if (c.position != PositionKind::alibi) rope();
   } else {
     j["architectures"] = {c.head == HeadKind::masked_lm        ? "BertForMaskedLM"
                           : c.head == HeadKind::classification ? "BertForSequenceClassification"

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "ilm/core/error.h"
+#include "ilm/kernels/alibi.h"
 #include "ilm/kernels/cpu/kernels.h"
 
 namespace ilm {
@@ -132,7 +133,8 @@ Var Transformer::attention_block(Tape& tape, const Var& x, const std::string& h,
     q = rope(tape, q, c.n_head, c.rope, 0);
     k = rope(tape, k, c.kv_heads(), c.rope, 0);
   }
-  Var a = attention_gqa(tape, q, k, v, c.n_head, c.kv_heads(), c.causal, mask, c.sliding_window);
+  Var a = attention_gqa(tape, q, k, v, c.n_head, c.kv_heads(), c.causal, mask, c.sliding_window,
+                        c.position == PositionKind::alibi);
   return lin(a, h + "attn.o");
 }
 
@@ -272,6 +274,13 @@ void Transformer::forward_cached(TransformerKVCache& cache, const int32_t* ids, 
   const std::vector<float> inv_freq =
       c.position == PositionKind::rope ? rope_inv_freq(c.rope, HS, pos0 + n) : std::vector<float>{};
   const int rot = c.position == PositionKind::rope ? rope_rotary_dim(c.rope, HS) : 0;
+  const float rope_scale = rope_attention_factor(c.rope);
+  std::vector<float> alibi;  // (NH, pos0+n) key biases, times 1/sqrt(HS)
+  if (c.position == PositionKind::alibi) {
+    alibi.resize(static_cast<size_t>(NH) * (pos0 + n));
+    alibi_key_bias(alibi.data(), alibi_slopes(NH), nullptr, 1, pos0 + n,
+                   1.0f / std::sqrt(float(HS)));
+  }
   float* x = buf(int64_t(n) * C);
   float* n1 = buf(int64_t(n) * C);
   float* n2 = buf(int64_t(n) * C);
@@ -296,14 +305,15 @@ void Transformer::forward_cached(TransformerKVCache& cache, const int32_t* ids, 
     cpu::matmul_forward(k, in, w(h + "attn.k.weight"), w(h + "attn.k.bias"), n, C, KC);
     cpu::matmul_forward(v, in, w(h + "attn.v.weight"), w(h + "attn.v.bias"), n, C, KC);
     if (rot > 0) {
-      cpu::rope_forward(q, q, inv_freq.data(), 1, n, NH, HS, rot, pos0);
-      cpu::rope_forward(k, k, inv_freq.data(), 1, n, NKV, HS, rot, pos0);
+      cpu::rope_forward(q, q, inv_freq.data(), 1, n, NH, HS, rot, pos0, rope_scale);
+      cpu::rope_forward(k, k, inv_freq.data(), 1, n, NKV, HS, rot, pos0, rope_scale);
     }
     float* kc = cache.k.f32() + l * layer_stride;
     float* vc = cache.v.f32() + l * layer_stride;
     std::memcpy(kc + int64_t(pos0) * KC, k, size_t(n) * KC * 4);
     std::memcpy(vc + int64_t(pos0) * KC, v, size_t(n) * KC * 4);
-    cpu::attention_gqa_forward_cached(att, q, QC, kc, vc, n, pos0, NH, NKV, HS, c.sliding_window);
+    cpu::attention_gqa_forward_cached(att, q, QC, kc, vc, n, pos0, NH, NKV, HS, c.sliding_window,
+                                      alibi.empty() ? nullptr : alibi.data());
     cpu::matmul_forward(out, att, w(h + "attn.o.weight"), w(h + "attn.o.bias"), n, QC, C);
   };
   auto mlp = [&](float* out, const float* in, const std::string& h) {

@@ -23,7 +23,9 @@
 namespace ilm {
 
 enum class NormKind { layernorm, rmsnorm };
-enum class PositionKind { learned, rope };
+// learned: a position embedding table; rope: rotary (with `rope`'s scaling); alibi: Falcon's
+// linear key biases in attention (ilm/kernels/alibi.h), nothing added to the embeddings.
+enum class PositionKind { learned, rope, alibi };
 enum class MlpKind { gelu, gelu_tanh, swiglu };
 // pre_norm: x + f(norm(x)) (GPT-2, LLaMA); parallel: x + attn(n1(x)) + mlp(n2(x)) with one
 // shared norm or two (Falcon); post_norm: norm(x + f(x)) (BERT).

@@ -119,6 +119,52 @@ def check_pieces():
         check(abs(float(got[i]) - want) <= 1e-15 * max(1.0, want), f"llama3 inv_freq[{i}]")
     check(regimes == {"high", "medium", "low"}, f"llama3 case covers all bands: {regimes}")
 
+    # yarn, per frequency with scalar math: theta 100, HS 8, original context 64, betas 16/2:
+    # d(r) = 8 ln(64 / (2 pi r)) / (2 ln 100); low = max(floor(d(16)), 0) = 0,
+    # high = ceil(d(2)) = 2: dim 0 keeps its frequency, dim 1 is half way, 2 and 3 are / factor.
+    ya = {"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 64,
+          "beta_fast": 16, "beta_slow": 2}
+    got = rope_inv_freq(HS, 100.0, ya, 256)  # factor becomes 256 / 64 = 4
+    d = lambda r: HS * math.log(64 / (2 * math.pi * r)) / (2 * math.log(100.0))  # noqa: E731
+    low, high = max(math.floor(d(16)), 0), min(math.ceil(d(2)), HS - 1)
+    check((low, high) == (0, 2), f"yarn case bounds {low}, {high}")
+    for i in range(HS // 2):
+        f = 100.0 ** (-2 * i / HS)
+        ramp = min(max((i - low) / (high - low), 0.0), 1.0)
+        want = f * (1 - ramp) + f / 4.0 * ramp
+        check(abs(float(got[i]) - want) <= 1e-15 * max(1.0, want), f"yarn inv_freq[{i}]")
+    ya = dict(ya, beta_fast=None, beta_slow=None)
+    # The factor comes from max_position_embeddings / original when the original is given.
+    close(rope_inv_freq(HS, 10000.0, ya, 256),
+          rope_inv_freq(HS, 10000.0, {"type": "yarn", "factor": 9.0, "beta_fast": 32,
+                                      "original_max_position_embeddings": 64}, 256),
+          "yarn factor from the context ratio, betas 32/1 by default")
+    af = common.rope_attention_factor
+    close(torch.tensor(af(ya, 256)), torch.tensor(0.1 * math.log(4.0) + 1), "yarn attention factor")
+    close(torch.tensor(af({"type": "yarn", "factor": 4.0, "mscale": 0.5, "mscale_all_dim": 1.0},
+                          16)),
+          torch.tensor((0.05 * math.log(4.0) + 1) / (0.1 * math.log(4.0) + 1)), "yarn mscale ratio")
+    check(af({"type": "yarn", "factor": 4.0, "attention_factor": 0.75}, 16) == 0.75,
+          "yarn explicit attention factor")
+
+    # ALiBi slopes: 8 heads 2^-1..2^-8; 6 heads 2^-2, 2^-4, 2^-6, 2^-8 then 2^-1, 2^-3;
+    # 12 heads 2^-1..2^-8 then 2^-0.5, 2^-1.5, 2^-2.5, 2^-3.5.
+    for n, exps in ((8, [1, 2, 3, 4, 5, 6, 7, 8]), (6, [2, 4, 6, 8, 1, 3]),
+                    (12, [1, 2, 3, 4, 5, 6, 7, 8, 0.5, 1.5, 2.5, 3.5])):
+        close(common.alibi_slopes(n).double(),
+              torch.tensor([2.0 ** -e for e in exps], dtype=torch.float64), f"ALiBi slopes {n}",
+              rtol=1e-6, atol=0)  # float32 powers
+    # Falcon's biases: bf16(bf16(slope) * position), positions counting real keys only.
+    mask = torch.tensor([[1, 1, 1, 1, 1], [1, 0, 1, 1, 1]])
+    bias = common.falcon_alibi(mask, 12)
+    s9 = float(torch.tensor(2.0 ** -0.5).bfloat16())  # 0.70703125
+    check(s9 == 0.70703125, "bf16 of 2^-0.5")
+    want = float(torch.tensor(s9 * 3).bfloat16())
+    check(float(bias[0, 8, 3]) == want and float(bias[1, 8, 4]) == want,
+          "ALiBi bias of the 4th real key")
+    check(float(bias[1, 0, 2]) == 0.5 and float(bias[1, 0, 1]) == 0.0,
+          "ALiBi positions skip masked keys")
+
     logits = torch.randn(2, 6, 11, generator=g, dtype=torch.float64)
     labels = torch.randint(0, 11, (2, 6), generator=g)
     labels[0, 3] = -100
@@ -157,7 +203,9 @@ def naive_llama_logits(model, ids):
     B, T = ids.shape
     HS, G, half = s.head_dim, s.n_head // s.n_kv, s.head_dim // 2
     inv = rope_inv_freq(HS, s.rope.theta, s.rope.scaling, s.rope.max_pos, seq_len=T)
-    rot = torch.polar(torch.ones(T, half, dtype=torch.float64),
+    # yarn scales cos and sin: a complex rotation of that magnitude.
+    mag = common.rope_attention_factor(s.rope.scaling, s.rope.max_pos)
+    rot = torch.polar(torch.full((T, half), mag, dtype=torch.float64),
                       torch.arange(T, dtype=torch.float64)[:, None] * inv[None, :])
 
     def rms(x, w):
@@ -215,6 +263,19 @@ def expand_gqa(model, cfg):
     return mha
 
 
+def naive_alibi(n_head, T):
+    """(NH, T) Falcon key biases from the closed-form slopes, element by element."""
+    p = 2 ** int(math.log2(n_head))
+    exps = [8.0 * (i + 1) / p for i in range(p)] + [4.0 * (2 * i + 1) / p
+                                                     for i in range(n_head - p)]
+    out = torch.zeros(n_head, T, dtype=torch.float64)
+    for h, e in enumerate(exps):
+        slope = float(torch.tensor(2.0 ** -e, dtype=torch.float32).bfloat16())
+        for j in range(T):
+            out[h, j] = float(torch.tensor(slope * j, dtype=torch.float64).bfloat16())
+    return out
+
+
 def naive_falcon_logits(model, ids):
     """Per-head loops reading q/k/v rows of the fused weight by index arithmetic."""
     s = model.s
@@ -242,18 +303,25 @@ def naive_falcon_logits(model, ids):
         return y + W[pre + ".bias"] if pre + ".bias" in W else y
 
     half = HS // 2
-    inv = rope_inv_freq(HS, s.rope.theta, s.rope.scaling, s.rope.max_pos, seq_len=T)
-    rot = torch.polar(torch.ones(T, half, dtype=torch.float64),
-                      torch.arange(T, dtype=torch.float64)[:, None] * inv[None, :])
+    if s.alibi:
+        alibi = naive_alibi(NH, T)
+    else:
+        inv = rope_inv_freq(HS, s.rope.theta, s.rope.scaling, s.rope.max_pos, seq_len=T)
+        rot = torch.polar(torch.ones(T, half, dtype=torch.float64),
+                          torch.arange(T, dtype=torch.float64)[:, None] * inv[None, :])
 
     def rope(x):  # (T, HS): x_i + i x_{i+HS/2} rotated by pos * inv_freq_i
+        if s.alibi:
+            return x
         z = torch.complex(x[:, :half], x[:, half:]) * rot
         return torch.cat([z.real, z.imag], dim=-1)
 
     x = W["transformer.word_embeddings.weight"][ids]
     for i in range(s.n_layer):
         p = f"transformer.h.{i}."
-        if s.num_ln == 2:
+        if not s.parallel_attn:
+            a_in = ln(x, p + "input_layernorm")
+        elif s.num_ln == 2:
             a_in, m_in = ln(x, p + "ln_attn"), ln(x, p + "ln_mlp")
         else:
             a_in = m_in = ln(x, p + "input_layernorm")
@@ -262,11 +330,24 @@ def naive_falcon_logits(model, ids):
         for b in range(B):
             for h in range(NH):
                 qh, kh, vh = (a_in[b] @ wqkv[rows(m, h):rows(m, h) + HS].t() for m in "qkv")
-                sc = rope(qh) @ rope(kh).t() / math.sqrt(HS)
+                if p + "self_attention.query_key_value.bias" in W:
+                    bqkv = W[p + "self_attention.query_key_value.bias"]
+                    qh, kh, vh = (t + bqkv[rows(m, h):rows(m, h) + HS]
+                                  for t, m in zip((qh, kh, vh), "qkv"))
+                sc = rope(qh) @ rope(kh).t()
+                if s.alibi:  # Falcon adds the key bias before scaling
+                    sc = sc + alibi[h][None, :]
+                sc = sc / math.sqrt(HS)
                 sc = sc.masked_fill(torch.ones(T, T, dtype=torch.bool).triu(1), float("-inf"))
                 out[b, :, h * HS:(h + 1) * HS] = torch.softmax(sc, -1) @ vh
+        attn = lin(out, p + "self_attention.dense")
+        if not s.parallel_attn:
+            x = x + attn
+            m_in = ln(x, p + "post_attention_layernorm")
+            x = x + lin(F.gelu(lin(m_in, p + "mlp.dense_h_to_4h")), p + "mlp.dense_4h_to_h")
+            continue
         mlp = lin(F.gelu(lin(m_in, p + "mlp.dense_h_to_4h")), p + "mlp.dense_4h_to_h")
-        x = x + lin(out, p + "self_attention.dense") + mlp
+        x = x + attn + mlp
     x = ln(x, "transformer.ln_f")
     return x @ W["transformer.word_embeddings.weight"].t()
 
@@ -389,6 +470,33 @@ def check_finite_difference(model, loss_fn, name, seed=5):
     model.zero_grad(set_to_none=True)
 
 
+def check_alibi_mask(model, ids, name):
+    """ALiBi with padding: left padding shifts every real key's position by the same amount
+    per row (the softmax ignores it), so a left-padded row's real logits equal the unpadded
+    row's; a hole in the middle is not such a shift, so those logits must differ from
+    positions that count the masked key."""
+    T = ids.shape[1]
+    with torch.no_grad():
+        plain = model(ids[:1, 3:])[0]
+        mask = torch.ones(1, T, dtype=torch.long)
+        mask[0, :3] = 0
+        padded = model(ids[:1], attention_mask=mask)[0]
+        close(padded[:, 3:], plain, f"{name}: left padding == the unpadded row", atol=1e-9)
+        hole = torch.ones(1, T, dtype=torch.long)
+        hole[0, 4] = 0
+        with_hole = model(ids[:1], attention_mask=hole)[0]
+        plain_pos = model.transformer  # positions that ignore the hole: bias from all-ones
+        s = model.s
+        keep = hole.bool()
+        x = plain_pos.word_embeddings(ids[:1])
+        pe = (common.falcon_alibi(torch.ones(1, T, dtype=torch.long), s.n_head), keep)
+        for layer in plain_pos.h:
+            x, _ = layer(x, None, pe)
+        counted = plain_pos.ln_f(x) @ plain_pos.word_embeddings.weight.t()
+        check(float((counted[:, 5:] - with_hole[:, 5:]).abs().max()) > 1e-6,
+              f"{name}: positions after a hole count real keys only")
+
+
 def check_fixture(fx):
     """Run every check that applies to fixture `fx` on a freshly built model."""
     from . import fixtures
@@ -415,7 +523,10 @@ def check_fixture(fx):
         elif isinstance(model, FalconForCausalLM):
             with torch.no_grad():
                 close(naive_falcon_logits(model, ids), model(ids)[0], f"{name}: per-head loops")
-            check_falcon_variants(model, cfg, ids, name)
+            if model.s.alibi:
+                check_alibi_mask(model, ids, name)
+            else:
+                check_falcon_variants(model, cfg, ids, name)
         else:
             check_gpt2(model, ids, labels, name)
         check_cache(model, ids, name, max_pos)

@@ -11,8 +11,12 @@ Sources, by topic (semantics only; the code is written here):
     dimension i with i + HS/2 (not 2i with 2i+1 as in the paper and Meta's LLaMA code; HF's
     conversion script permutes the q/k weights so the two agree).
   * RoPE scaling: HF `modeling_rope_utils` semantics for "linear" (positions / factor), "dynamic"
-    (NTK-aware base growth once the sequence exceeds max_position_embeddings) and "llama3"
-    (Meta's Llama 3.1 frequency-band rule).
+    (NTK-aware base growth once the sequence exceeds max_position_embeddings), "llama3"
+    (Meta's Llama 3.1 frequency-band rule) and "yarn" (Peng et al., "YaRN", arXiv:2309.00071:
+    per-dimension blend of interpolated and original frequencies, cos/sin times an attention
+    factor).
+  * ALiBi: Press et al., "Train Short, Test Long" (arXiv:2108.12409), with the head slopes of
+    BLOOM/Falcon for any head count and Falcon's bfloat16 rounding of the biases.
   * GELU: Hendrycks & Gimpel (arXiv:1606.08415); "gelu" is the exact erf form, "gelu_new" /
     "gelu_pytorch_tanh" the tanh approximation.
   * RMSNorm: Zhang & Sennrich (arXiv:1910.07467), with HF's `x * rsqrt(mean(x^2) + eps) * w`.
@@ -132,6 +136,38 @@ def rope_scaling_type(scaling):
     return kind
 
 
+def yarn_settings(scaling, max_position_embeddings):
+    """HF's yarn fallbacks: (factor, original context, beta_fast, beta_slow). A given
+    original_max_position_embeddings replaces factor by max_position_embeddings / it; without it
+    the original context is max_position_embeddings. Betas default to 32 / 1 (also when 0)."""
+    factor = float(scaling["factor"])
+    if "original_max_position_embeddings" in scaling:
+        orig = scaling["original_max_position_embeddings"]
+        factor = max_position_embeddings / orig
+    else:
+        orig = max_position_embeddings
+    return factor, orig, scaling.get("beta_fast") or 32, scaling.get("beta_slow") or 1
+
+
+def rope_attention_factor(scaling, max_position_embeddings):
+    """What cos and sin are multiplied by: 1, or for yarn attention_factor when given, else
+    m(factor, mscale) / m(factor, mscale_all_dim) when both are given (nonzero), else m(factor),
+    with m(s, k) = 1 + 0.1 k ln s (1 when s <= 1)."""
+    if rope_scaling_type(scaling) != "yarn":
+        return 1.0
+    if scaling.get("attention_factor") is not None:
+        return float(scaling["attention_factor"])
+    factor = yarn_settings(scaling, max_position_embeddings)[0]
+
+    def m(s, k=1.0):
+        return 1.0 if s <= 1 else 0.1 * k * math.log(s) + 1.0
+
+    ms, msa = scaling.get("mscale"), scaling.get("mscale_all_dim")
+    if ms and msa:
+        return m(factor, ms) / m(factor, msa)
+    return m(factor)
+
+
 def rope_inv_freq(dim, theta, scaling=None, max_position_embeddings=None, seq_len=None):
     """Inverse frequencies (dim/2,) float64: theta^(-2i/dim), then scaled per `scaling`.
 
@@ -142,7 +178,11 @@ def rope_inv_freq(dim, theta, scaling=None, max_position_embeddings=None, seq_le
     llama3:  wavelength w = 2 pi / f; with L = original_max_position_embeddings,
              w < L / high_freq_factor: unchanged; w > L / low_freq_factor: f / factor;
              otherwise s = (L / w - low_freq_factor) / (high_freq_factor - low_freq_factor) and
-             f' = (1 - s) f / factor + s f.
+             f' = (1 - s) f / factor + s f;
+    yarn:    the dims where a wavelength turns beta_fast / beta_slow times over the original
+             context, d(r) = dim ln(orig / (2 pi r)) / (2 ln theta), give low = floor(d(beta_fast)),
+             high = ceil(d(beta_slow)) (unrounded when truncate is false), clamped to [0, dim-1];
+             ramp_i = clamp((i - low) / (high - low), 0, 1); f' = f (1 - ramp) + f / factor ramp.
     """
     kind = rope_scaling_type(scaling)
     base = float(theta)
@@ -167,6 +207,20 @@ def rope_inv_freq(dim, theta, scaling=None, max_position_embeddings=None, seq_le
         out = torch.where(wavelen > old_len / low, inv_freq / factor, inv_freq)
         is_medium = (wavelen >= old_len / high) & (wavelen <= old_len / low)
         return torch.where(is_medium, medium, out)
+    if kind == "yarn":
+        factor, orig, beta_fast, beta_slow = yarn_settings(scaling, max_position_embeddings)
+
+        def turn_dim(rotations):
+            return dim * math.log(orig / (rotations * 2 * math.pi)) / (2 * math.log(base))
+
+        low, high = turn_dim(beta_fast), turn_dim(beta_slow)
+        if scaling.get("truncate", True):
+            low, high = math.floor(low), math.ceil(high)
+        low, high = max(low, 0), min(high, dim - 1)
+        if low == high:
+            high += 0.001
+        ramp = ((torch.arange(dim // 2, dtype=torch.float64) - low) / (high - low)).clamp(0, 1)
+        return inv_freq * (1 - ramp) + (inv_freq / factor) * ramp
     raise ValueError(f"unsupported rope_scaling type {kind!r}")
 
 
@@ -197,18 +251,48 @@ class Rope:
         self.scaling = scaling
         self.max_pos = max_position_embeddings
         rope_inv_freq(dim, theta, scaling, max_position_embeddings)  # validate early
+        self.attention_factor = rope_attention_factor(scaling, max_position_embeddings)
 
     def cos_sin(self, past, T):
         pos = torch.arange(past, past + T)
         inv = rope_inv_freq(self.dim, self.theta, self.scaling, self.max_pos, seq_len=past + T)
-        return rope_cos_sin(inv, pos)
+        cos, sin = rope_cos_sin(inv, pos)
+        if self.attention_factor != 1.0:  # yarn: HF multiplies cos and sin
+            cos, sin = cos * self.attention_factor, sin * self.attention_factor
+        return cos, sin
+
+
+# ----------------------------------------------------------------------------------------------
+# ALiBi
+
+
+def alibi_slopes(n_head):
+    """float32 (NH,): with p the largest power of two <= NH, heads i < p get (2^(-8/p))^(i+1);
+    the other NH - p heads get (2^(-4/p))^(2i+1), every other slope of a 2p-head model."""
+    p = 2 ** int(math.floor(math.log2(n_head)))
+    base = torch.tensor(2.0 ** (-8.0 / p), dtype=torch.float32)
+    slopes = base ** torch.arange(1, p + 1, dtype=torch.int32)
+    if p != n_head:
+        extra = torch.tensor(2.0 ** (-4.0 / p), dtype=torch.float32)
+        odd = torch.arange(1, 2 * (n_head - p) + 1, 2, dtype=torch.int32)
+        slopes = torch.cat([slopes, extra ** odd])
+    return slopes
+
+
+def falcon_alibi(mask, n_head):
+    """mask (B, S) 1 = real key -> (B, NH, S) float64 key biases, as Falcon builds them: key
+    positions count the real keys before each one ((cumsum - 1) * mask), and the slopes are
+    rounded to bfloat16 and multiplied in bfloat16 (so the product is rounded too)."""
+    pos = ((mask.long().cumsum(-1) - 1) * mask.long())[:, None, :]  # (B, 1, S) int64
+    bias = alibi_slopes(n_head)[None, :, None].bfloat16() * pos     # bfloat16
+    return bias.to(torch.float64)
 
 
 # ----------------------------------------------------------------------------------------------
 # Attention
 
 
-def attend(q, k, v, q_pos, k_pos, causal=True, window=None, key_keep=None):
+def attend(q, k, v, q_pos, k_pos, causal=True, window=None, key_keep=None, key_bias=None):
     """Softmax attention with grouped key/value heads.
 
     q (B, NH, T, HS); k, v (B, NKV, S, HS) with NH a multiple of NKV: query head h reads key/value
@@ -216,14 +300,18 @@ def attend(q, k, v, q_pos, k_pos, causal=True, window=None, key_keep=None):
     causal: key j visible to query i iff k_pos[j] <= q_pos[i]; window W (Mistral's sliding
     window, HF semantics): also k_pos[j] > q_pos[i] - W, i.e. the last W positions including
     the query's own. key_keep (B, S) bool: False keys are padding (BERT's attention_mask).
-    Returns (B, NH, T, HS)."""
+    key_bias (B, NH, S): added to the raw scores q.k before the 1/sqrt(HS) scaling (Falcon's
+    ALiBi). Returns (B, NH, T, HS)."""
     NH, NKV = q.shape[1], k.shape[1]
     if NH % NKV:
         raise ValueError(f"{NH} query heads are not a multiple of {NKV} key/value heads")
     if NH != NKV:
         k = k.repeat_interleave(NH // NKV, dim=1)
         v = v.repeat_interleave(NH // NKV, dim=1)
-    att = (q @ k.transpose(-2, -1)) / math.sqrt(q.shape[-1])  # (B, NH, T, S)
+    att = q @ k.transpose(-2, -1)  # (B, NH, T, S)
+    if key_bias is not None:
+        att = att + key_bias[:, :, None, :]
+    att = att / math.sqrt(q.shape[-1])
     allowed = torch.ones(q_pos.shape[0], k_pos.shape[0], dtype=torch.bool)
     if causal:
         allowed &= k_pos[None, :] <= q_pos[:, None]

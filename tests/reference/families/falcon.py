@@ -14,6 +14,10 @@ FalconAttention._split_heads reads (rows of the (out, in) weight = columns of x 
   * multi_query=False, old architecture (falcon-rw): view(B, T, NH, 3, HS): per head [q_h|k_h|v_h]
     (identical to the new layout with NKV = NH).
   RoPE (rotate_half, rope_theta) is applied to q and k after the split; scale 1/sqrt(HS).
+  alibi=True (falcon-rw-1b/7b: no rotary at all): the softmax sees (q.k + alibi) / sqrt(HS)
+  (the bias is added BEFORE the scaling, unlike BLOOM), alibi = common.falcon_alibi (BLOOM
+  slopes for any head count, key positions from the attention mask's cumsum, bfloat16 product);
+  FalconConfig refuses rope_scaling with alibi.
 
 Parameter names (named_parameters()), D = ffn_hidden_size (default 4C):
     transformer.word_embeddings.weight (V, C)
@@ -37,7 +41,7 @@ import torch
 import torch.nn as nn
 
 from .common import Embedding, LayerNorm, Linear, Rope, activation, append_kv, apply_rope
-from .common import attend, cache_len, merge_heads
+from .common import attend, cache_len, falcon_alibi, merge_heads
 
 
 class FalconSettings:
@@ -64,15 +68,17 @@ class FalconSettings:
         else:
             self.n_kv = 1 if self.multi_query else self.n_head
         self.num_ln = cfg.get("num_ln_in_parallel_attn") or (2 if self.new_arch else 1)
-        if cfg.get("alibi", False):
-            raise ValueError("alibi Falcon models are not modelled")
+        self.alibi = bool(cfg.get("alibi", False))
+        if self.alibi and cfg.get("rope_scaling"):
+            raise ValueError("rope_scaling is not supported when alibi is true")
         if self.new_arch and not self.parallel_attn:
             raise ValueError("new_decoder_architecture requires parallel_attn")
         if not self.new_arch and self.parallel_attn and self.num_ln == 2:
             # HF builds ln_attn/ln_mlp here but its forward then reads input_layernorm.
             raise ValueError("num_ln_in_parallel_attn 2 needs new_decoder_architecture")
-        self.rope = Rope(self.head_dim, cfg.get("rope_theta", 10000.0), cfg.get("rope_scaling"),
-                         cfg.get("max_position_embeddings", 2048))
+        self.rope = None if self.alibi else Rope(
+            self.head_dim, cfg.get("rope_theta", 10000.0), cfg.get("rope_scaling"),
+            cfg.get("max_position_embeddings", 2048))
 
 
 class FalconAttention(nn.Module):
@@ -100,13 +106,19 @@ class FalconAttention(nn.Module):
             q, k, v = qkv[:, :, :NH], qkv[:, :, NH:NH + 1], qkv[:, :, NH + 1:]
         return q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
 
-    def forward(self, x, past, cos, sin):
+    def forward(self, x, past, pe):
+        """pe: (cos, sin) with RoPE; (key_bias (B, NH, P+T), key_keep (B, P+T) or None) with
+        ALiBi."""
         q, k, v = self.split(self.query_key_value(x))
-        q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        if not self.s.alibi:
+            q, k = apply_rope(q, *pe), apply_rope(k, *pe)
         P = 0 if past is None else past[0].shape[2]
         k, v = append_kv(past, k, v)
         pos = torch.arange(P + x.shape[1])
-        y = attend(q, k, v, pos[P:], pos)
+        if self.s.alibi:
+            y = attend(q, k, v, pos[P:], pos, key_bias=pe[0], key_keep=pe[1])
+        else:
+            y = attend(q, k, v, pos[P:], pos)
         return self.dense(merge_heads(y)), (k, v)
 
 
@@ -136,16 +148,16 @@ class FalconDecoderLayer(nn.Module):
         else:
             self.input_layernorm = LayerNorm(s.hidden, s.eps)
 
-    def forward(self, x, past, cos, sin):
+    def forward(self, x, past, pe):
         if not self.s.parallel_attn:
-            a, kv = self.self_attention(self.input_layernorm(x), past, cos, sin)
+            a, kv = self.self_attention(self.input_layernorm(x), past, pe)
             h = x + a
             return h + self.mlp(self.post_attention_layernorm(h)), kv
         if self.s.num_ln == 2:
             a_in, m_in = self.ln_attn(x), self.ln_mlp(x)
         else:
             a_in = m_in = self.input_layernorm(x)
-        a, kv = self.self_attention(a_in, past, cos, sin)
+        a, kv = self.self_attention(a_in, past, pe)
         return x + a + self.mlp(m_in), kv
 
 
@@ -157,13 +169,21 @@ class FalconModel(nn.Module):
         self.h = nn.ModuleList([FalconDecoderLayer(s) for _ in range(s.n_layer)])
         self.ln_f = LayerNorm(s.hidden, s.eps)
 
-    def forward(self, idx, cache=None):
+    def forward(self, idx, cache=None, attention_mask=None):
         P = cache_len(cache)
-        cos, sin = self.s.rope.cos_sin(P, idx.shape[1])
+        B, T = idx.shape
+        if self.s.alibi:
+            mask = torch.ones(B, P + T, dtype=torch.long) if attention_mask is None else attention_mask
+            keep = None if attention_mask is None else attention_mask.bool()
+            pe = (falcon_alibi(mask, self.s.n_head), keep)
+        else:
+            if attention_mask is not None:
+                raise ValueError("the RoPE Falcon reference takes no attention_mask")
+            pe = self.s.rope.cos_sin(P, T)
         x = self.word_embeddings(idx)
         new_cache = []
         for i, layer in enumerate(self.h):
-            x, kv = layer(x, cache[i] if cache else None, cos, sin)
+            x, kv = layer(x, cache[i] if cache else None, pe)
             new_cache.append(kv)
         return self.ln_f(x), new_cache
 
@@ -176,8 +196,9 @@ class FalconForCausalLM(nn.Module):
         self.lm_head = None if self.s.tied else Linear(self.s.hidden, self.s.vocab_size, False)
         self.tied = {"lm_head.weight": "transformer.word_embeddings.weight"} if self.s.tied else {}
 
-    def forward(self, idx, cache=None):
-        """idx (B, T) -> logits (B, T, V), cache (per layer (k, v), (B, NKV, P+T, HS))."""
-        x, cache = self.transformer(idx, cache)
+    def forward(self, idx, cache=None, attention_mask=None):
+        """idx (B, T) -> logits (B, T, V), cache (per layer (k, v), (B, NKV, P+T, HS)).
+        attention_mask (B, P+T), 1 = real token (ALiBi models only)."""
+        x, cache = self.transformer(idx, cache, attention_mask)
         w = self.transformer.word_embeddings.weight if self.lm_head is None else self.lm_head.weight
         return x @ w.t(), cache

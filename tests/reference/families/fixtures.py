@@ -128,6 +128,7 @@ def gamma_beta(n):
 
 # name, model class, config, seed, options:
 #   task: causal_lm | bert_model | mlm | cls; dtype: F32 | BF16;
+#   mask_hole: (row, position) of a causal LM's input whose attention_mask is 0;
 #   rename: HF parameter name -> name in model.safetensors;
 #   extras: fn(params, cfg, rng) -> extra tensors written to model.safetensors only.
 FIXTURES = [
@@ -150,10 +151,24 @@ FIXTURES = [
              max_position_embeddings=8192,
              rope_scaling={"factor": 8.0, "high_freq_factor": 4.0, "low_freq_factor": 1.0,
                            "original_max_position_embeddings": 1024, "rope_type": "llama3"}))),
+    # YaRN: factor 8 is overridden by max_position_embeddings / original = 256 / 64 = 4 (HF's
+    # rule); theta 100 so that the ramp (betas 32 / 1: dims 0 to 3 of 8) has dims in between.
+    dict(name="llama_yarn", cls=LlamaForCausalLM, seed=205,
+         cfg=llama_config(111, **llama2_fields(
+             max_position_embeddings=256, rope_theta=100.0,
+             rope_scaling={"factor": 8.0, "original_max_position_embeddings": 64,
+                           "rope_type": "yarn"}))),
     dict(name="mistral_window", cls=LlamaForCausalLM, cfg=mistral_config(127), seed=301),
     dict(name="falcon_mqa", cls=FalconForCausalLM, cfg=falcon_config(97), seed=401),
     dict(name="falcon_new_arch", cls=FalconForCausalLM, seed=402,
          cfg=falcon_config(98, new_decoder_architecture=True, num_kv_heads=2)),
+    # falcon-rw (1B/7B) style: ALiBi, per-head interleaved q/k/v, biases, sequential blocks;
+    # 12 heads of 4: slopes of a non-power-of-two count, not exact in bfloat16. Row 1 of the
+    # batch has a masked token in the middle (key positions then count real keys only).
+    dict(name="falcon_rw", cls=FalconForCausalLM, seed=403, mask_hole=(1, 4),
+         cfg=falcon_config(99, alibi=True, bias=True, multi_query=False, parallel_attn=False,
+                           hidden_size=48, num_attention_heads=12,
+                           bos_token_id=1, eos_token_id=2)),
     dict(name="bert", cls=BertModel, cfg=bert_config(120, "BertModel"), seed=501,
          task="bert_model"),
     dict(name="bert_mlm_legacy", cls=BertForMaskedLM, cfg=bert_config(121, "BertForMaskedLM"),
@@ -305,7 +320,13 @@ def run_fixture(fx):
         ids, labels = causal_inputs(fx, cfg["vocab_size"])
         golden["input_ids"] = to_i32(ids)
         golden["labels"] = to_i32(labels)
-        logits, _ = model(ids)
+        if fx.get("mask_hole"):
+            mask = torch.ones(B, T, dtype=torch.long)
+            mask[fx["mask_hole"]] = 0
+            golden["attention_mask"] = to_i32(mask)
+            logits, _ = model(ids, attention_mask=mask)
+        else:
+            logits, _ = model(ids)
         loss = common.causal_lm_loss(logits, labels)
         loss.backward()
         golden["logits"] = to_np32(logits)

@@ -1,6 +1,7 @@
 // Attention with separate q, k, v and grouped key/value heads (MHA, GQA, MQA): head h
 // reads kv head h / (NH / NKV). Causal or bidirectional, with an optional key padding
-// mask. Per (batch, head) two GEMMs around a masked softmax; the probabilities
+// mask and an optional additive bias per key (ALiBi). Per (batch, head) two GEMMs around a
+// masked softmax; the probabilities
 // (B,NH,T,T) are kept for backward, and are exactly 0 wherever a key is not attended,
 // so backward needs neither the mask nor the causal flag beyond skipping zeros.
 #include <omp.h>
@@ -17,7 +18,7 @@ namespace ilm::cpu {
 
 void attention_gqa_forward(float* out, float* att, const float* q, const float* k, const float* v,
                            const uint8_t* key_mask, int B, int T, int NH, int NKV, int HS,
-                           bool causal, int window) {
+                           bool causal, int window, const float* key_bias) {
   const int64_t CQ = int64_t(NH) * HS, CKV = int64_t(NKV) * HS;
   const int group = NH / NKV;
   const float scale = 1.0f / std::sqrt(float(HS));
@@ -30,9 +31,14 @@ void attention_gqa_forward(float* out, float* att, const float* q, const float* 
     const uint8_t* keep = key_mask ? key_mask + int64_t(b) * T : nullptr;
     float* a = att ? att + int64_t(bh) * T * T : thread_scratch(size_t(T) * T).data();
     sgemm(false, true, T, T, HS, scale, qh, CQ, kh, CKV, 0.0f, a, T);
+    const float* bias = key_bias ? key_bias + int64_t(bh) * T : nullptr;
     for (int t = 0; t < T; ++t) {
       const int lo = window > 0 ? std::max(0, t - window + 1) : 0;
-      masked_softmax_row(a + int64_t(t) * T, lo, causal ? t + 1 : T, keep, T);
+      const int n = causal ? t + 1 : T;
+      float* row = a + int64_t(t) * T;
+      if (bias)
+        for (int j = lo; j < n; ++j) row[j] += bias[j];
+      masked_softmax_row(row, lo, n, keep, T);
     }
     sgemm(false, false, T, HS, T, 1.0f, a, T, vh, CKV, 0.0f, out + int64_t(b) * T * CQ + h * HS,
           CQ);
@@ -101,7 +107,7 @@ void attention_gqa_backward(float* dq, float* dk, float* dv, const float* dout, 
 
 void attention_gqa_forward_cached(float* out, const float* q, int64_t q_stride,
                                   const float* k_cache, const float* v_cache, int Tq, int pos0,
-                                  int NH, int NKV, int HS, int window) {
+                                  int NH, int NKV, int HS, int window, const float* key_bias) {
   const int Tk = pos0 + Tq;
   const int64_t CQ = int64_t(NH) * HS, CKV = int64_t(NKV) * HS;
   const int group = NH / NKV;
@@ -120,6 +126,8 @@ void attention_gqa_forward_cached(float* out, const float* q, int64_t q_stride,
         for (int e = 0; e < HS; ++e) dot += qi[e] * kj[e];
         s[j] = dot * scale;
       }
+      if (key_bias)
+        for (int j = lo; j < n; ++j) s[j] += key_bias[int64_t(h) * Tk + j];
       masked_softmax_row(s, lo, n, nullptr, n);
       float* o = out + int64_t(i) * CQ + h * HS;
       for (int e = 0; e < HS; ++e) o[e] = 0.0f;

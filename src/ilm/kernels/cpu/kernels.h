@@ -88,10 +88,12 @@ void attention_forward_cached(float* out, const float* q, int64_t q_stride, cons
 // with no key to attend (all masked) gets zeros. out (B,T,NH*HS). att (B,NH,T,T) receives
 // the probabilities for backward (0 wherever a key is not attended), or is null in
 // inference. window > 0 (Mistral's sliding window): query t sees keys t - window < j <= t.
-// Backward needs no window: att is 0 wherever a key was not attended.
+// key_bias (B,NH,T) or null: added to the scaled score of key j in every row of (b, h)
+// (ALiBi, ilm/kernels/alibi.h). Backward needs neither window nor bias: att is 0 wherever a
+// key was not attended, and a constant bias has no gradient.
 void attention_gqa_forward(float* out, float* att, const float* q, const float* k, const float* v,
                            const uint8_t* key_mask, int B, int T, int NH, int NKV, int HS,
-                           bool causal, int window = 0);
+                           bool causal, int window = 0, const float* key_bias = nullptr);
 // dq (B,T,NH*HS), dk and dv (B,T,NKV*HS) += from dout (B,T,NH*HS); dk and dv sum over the
 // heads of each group. Any gradient may be null to skip it.
 void attention_gqa_backward(float* dq, float* dk, float* dv, const float* dout, const float* q,
@@ -99,9 +101,11 @@ void attention_gqa_backward(float* dq, float* dk, float* dv, const float* dout, 
                             int NKV, int HS, bool causal);
 // Decoding with a KV cache, batch 1: q (Tq, rows q_stride apart, NH*HS used) for positions
 // pos0..pos0+Tq-1 attends causally to k_cache and v_cache (pos0+Tq, NKV*HS). out (Tq,NH*HS).
+// key_bias (NH, pos0+Tq) or null: added to the scaled scores, as in attention_gqa_forward.
 void attention_gqa_forward_cached(float* out, const float* q, int64_t q_stride,
                                   const float* k_cache, const float* v_cache, int Tq, int pos0,
-                                  int NH, int NKV, int HS, int window = 0);
+                                  int NH, int NKV, int HS, int window = 0,
+                                  const float* key_bias = nullptr);
 
 // ---- RMSNorm (LLaMA) -------------------------------------------------------------------
 // out (N,C) = x * rstd * weight, rstd = 1/sqrt(mean(x^2) + eps) saved (N) for backward
@@ -116,11 +120,13 @@ void rmsnorm_backward(float* dinp, float* dweight, const float* dout, const floa
 // inp and out (B,T,NH*HS); out may alias inp. In each head, dims i and i + rotary_dim/2
 // (i < rotary_dim/2) rotate by the angle (pos0 + t) * inv_freq[i] (ilm/kernels/rope.h
 // computes inv_freq); dims from rotary_dim to HS are copied. rotary_dim is even, <= HS.
+// cos_sin_scale multiplies cos and sin (yarn's attention factor; 1 otherwise), so the rotated
+// dims are also scaled by it.
 void rope_forward(float* out, const float* inp, const float* inv_freq, int B, int T, int NH, int HS,
-                  int rotary_dim, int pos0);
-// dinp += the inverse rotation of dout (dinp must not alias dout).
+                  int rotary_dim, int pos0, float cos_sin_scale = 1.0f);
+// dinp += the transpose of the forward map applied to dout (dinp must not alias dout).
 void rope_backward(float* dinp, const float* dout, const float* inv_freq, int B, int T, int NH,
-                   int HS, int rotary_dim, int pos0);
+                   int HS, int rotary_dim, int pos0, float cos_sin_scale = 1.0f);
 
 // ---- SiLU, SwiGLU, tanh ------------------------------------------------------------------
 // silu(x) = x * sigmoid(x); out may alias inp.

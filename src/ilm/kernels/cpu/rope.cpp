@@ -9,25 +9,27 @@ namespace ilm::cpu {
 
 namespace {
 
-// cos and sin (T, rotary_dim/2) of (pos0 + t) * inv_freq[i], in double and rounded once.
+// scale * cos and scale * sin (T, rotary_dim/2) of (pos0 + t) * inv_freq[i], in double and
+// rounded once.
 void rope_table(std::vector<float>& cs, std::vector<float>& sn, const float* inv_freq, int T,
-                int half, int pos0) {
+                int half, int pos0, float scale) {
   cs.resize(size_t(T) * size_t(half));
   sn.resize(cs.size());
   for (int t = 0; t < T; ++t)
     for (int i = 0; i < half; ++i) {
       double a = double(pos0 + t) * double(inv_freq[i]);
-      cs[size_t(t) * half + i] = float(std::cos(a));
-      sn[size_t(t) * half + i] = float(std::sin(a));
+      cs[size_t(t) * half + i] = float(scale * std::cos(a));
+      sn[size_t(t) * half + i] = float(scale * std::sin(a));
     }
 }
 
-// out = R(sign * angle) inp over (B,T,NH*HS); accumulate adds into out instead of writing.
+// out = scale * R(sign * angle) inp over (B,T,NH*HS) (the rotated dims; the rest are copied);
+// accumulate adds into out instead of writing.
 void rope_apply(float* out, const float* inp, const float* inv_freq, int B, int T, int NH, int HS,
-                int rotary_dim, int pos0, float sign, bool accumulate) {
+                int rotary_dim, int pos0, float scale, float sign, bool accumulate) {
   const int half = rotary_dim / 2;
   std::vector<float> cs, sn;
-  rope_table(cs, sn, inv_freq, T, half, pos0);
+  rope_table(cs, sn, inv_freq, T, half, pos0, scale);
   const int64_t C = int64_t(NH) * HS;
 #pragma omp parallel for collapse(2) schedule(static)
   for (int b = 0; b < B; ++b)
@@ -58,14 +60,15 @@ void rope_apply(float* out, const float* inp, const float* inv_freq, int B, int 
 }  // namespace
 
 void rope_forward(float* out, const float* inp, const float* inv_freq, int B, int T, int NH, int HS,
-                  int rotary_dim, int pos0) {
-  rope_apply(out, inp, inv_freq, B, T, NH, HS, rotary_dim, pos0, 1.0f, false);
+                  int rotary_dim, int pos0, float cos_sin_scale) {
+  rope_apply(out, inp, inv_freq, B, T, NH, HS, rotary_dim, pos0, cos_sin_scale, 1.0f, false);
 }
 
 void rope_backward(float* dinp, const float* dout, const float* inv_freq, int B, int T, int NH,
-                   int HS, int rotary_dim, int pos0) {
-  // The rotation is orthogonal: its transpose is the rotation by the opposite angle.
-  rope_apply(dinp, dout, inv_freq, B, T, NH, HS, rotary_dim, pos0, -1.0f, true);
+                   int HS, int rotary_dim, int pos0, float cos_sin_scale) {
+  // The rotation is orthogonal: its transpose is the rotation by the opposite angle (times
+  // the same scale).
+  rope_apply(dinp, dout, inv_freq, B, T, NH, HS, rotary_dim, pos0, cos_sin_scale, -1.0f, true);
 }
 
 }  // namespace ilm::cpu
