@@ -106,7 +106,7 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, MappedFamily,
                          ::testing::Values("gpt2", "gpt2_legacy", "llama", "llama2_gqa_bf16",
                                            "llama_dynamic_bias_tied", "llama3", "mistral_window",
                                            "falcon_mqa", "falcon_new_arch", "bert",
-                                           "bert_mlm_legacy", "bert_cls"));
+                                           "bert_mlm_legacy", "bert_cls", "falcon_rw", "llama_yarn"));
 
 TEST(MappedLoad, F32WeightsInOurLayoutAreViewsOfTheFile) {
   HfModel llama = load_hf_folder(fixtures() / "llama", ParamStorage::mapped);
