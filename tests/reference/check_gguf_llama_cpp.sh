@@ -4,12 +4,14 @@
 # and run them in llama.cpp through node-llama-cpp's prebuilt build: same tokens (byte-level BPE,
 # SentencePiece, WordPiece), same next-token distribution and greedy text (BERT: the same
 # mean-pooled embedding).
-# Exit 77 (ctest: skipped) when node, node-llama-cpp (npm i -E node-llama-cpp@3.21.1 into
-# .assets/npm) or the test_gguf_export executable is missing.
+# Exit 77 (ctest: skipped) when node, node-llama-cpp (scripts/setup installs it into
+# .assets/npm-llama on x86-64 Linux) or the test_gguf_export executable is missing.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.bash"
 if [[ -z "${NODE_LLAMA_CPP:-}" ]]; then
-  need_node_file node-llama-cpp/dist/index.js
+  need_node
+  [[ -f "$SRC_DIR/.assets/npm-llama/node_modules/node-llama-cpp/dist/index.js" ]] ||
+    skip "node-llama-cpp not installed in .assets/npm-llama (scripts/setup)"
 else
   need_node
 fi

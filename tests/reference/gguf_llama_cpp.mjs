@@ -3,7 +3,7 @@
 // and for F32 the same greedy continuation.
 //   node gguf_llama_cpp.mjs DIR   (DIR: one case test_gguf_export's WritesLlamaCppReferenceCase
 //                                  or GgufExportFamilies.WritesLlamaCppReferenceCases wrote)
-// The package is $NODE_LLAMA_CPP, else .assets/npm/node_modules/node-llama-cpp. Exit 1 on a
+// The package is $NODE_LLAMA_CPP, else .assets/npm-llama/node_modules/node-llama-cpp (scripts/setup). Exit 1 on a
 // mismatch.
 import fs from "node:fs";
 import path from "node:path";
@@ -11,7 +11,7 @@ import {pathToFileURL} from "node:url";
 
 const dir = process.argv[2];
 const pkg = process.env.NODE_LLAMA_CPP ||
-    path.join(process.env.ILM_SOURCE_DIR || ".", ".assets/npm/node_modules/node-llama-cpp");
+    path.join(process.env.ILM_SOURCE_DIR || ".", ".assets/npm-llama/node_modules/node-llama-cpp");
 const {getLlama, LlamaLogLevel} = await import(pathToFileURL(path.join(pkg, "dist/index.js")).href);
 const ref = JSON.parse(fs.readFileSync(path.join(dir, "ilm_reference.json"), "utf8"));
 

@@ -835,7 +835,7 @@ TEST(GgufExportFamilies, WritesLlamaCppReferenceCases) {
   const fs::path dir = fs::path(out_dir) / "families";
   TempDir tmp;
   auto sp = ilm::SentencePieceTokenizer::from_file(train_sentencepiece(tmp.path, 300));
-  for (const std::string family : {"llama2_gqa_bf16", "llama3", "mistral_window"}) {
+  for (const std::string family : {"llama2_gqa_bf16", "llama3", "llama_yarn", "mistral_window"}) {
     ilm::TransformerConfig c = fixture_config(family, sp->vocab_size());
     c.sliding_window = 0;  // llama.cpp's llama has none (export notes it); 5 would differ
     ilm::Transformer model(c);
