@@ -4,6 +4,7 @@
 #include <fmt/core.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 
@@ -138,6 +139,9 @@ void add_pull(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--timeout", a->opt.timeout_s, "seconds a connection may stall")
       ->capture_default_str();
+  cmd->add_flag("--all-formats", a->opt.all_formats,
+                "also pull weights in formats ilm does not read (PyTorch .bin, TensorFlow, Flax, "
+                "ONNX, ...), which are otherwise left out when the repository has safetensors");
   cmd->add_flag("-q,--quiet", a->quiet, "no progress on stderr");
   cmd->callback([a] {
     auto display = std::make_shared<PullDisplay>(stderr);
@@ -146,6 +150,31 @@ void add_pull(CLI::App& app) {
     fmt::print("pulled {} ({} {}) into {}: {} files downloaded ({}), {} already here\n", r.repo_id,
                r.revision, r.commit.substr(0, 12), a->to, r.downloaded,
                human_bytes(double(r.bytes_downloaded)), r.skipped);
+    if (!r.left_out.empty()) {
+      int64_t bytes = 0;
+      std::string names;
+      for (const HubFile& f : r.left_out) {
+        bytes += std::max<int64_t>(f.size, 0);
+        if (names.size() >= 120) continue;
+        if (!names.empty()) names += ", ";
+        names += f.path;
+      }
+      if (names.size() >= 120) names += ", ...";
+      fmt::print("left out {} files ({}) in weight formats ilm does not read: {} "
+                 "(--all-formats pulls them too)\n",
+                 r.left_out.size(), human_bytes(double(bytes)), names);
+    }
+    bool readable_weights = false, foreign_weights = false;
+    for (const HubFile& f : r.files) {
+      readable_weights |= f.path.ends_with(".safetensors") || f.path.ends_with(".gguf");
+      foreign_weights |= is_foreign_weights_file(f.path);
+    }
+    if (r.repo_type == "model" && foreign_weights && !readable_weights)
+      fmt::print(stderr,
+                 "warning: {} has no safetensors or GGUF weights here; ilm cannot read the "
+                 "others (PyTorch .bin pickles, TensorFlow, Flax, ONNX). The Hub often has a "
+                 "safetensors conversion as a pull request: try --revision refs/pr/N\n",
+                 r.repo_id);
   });
 }
 

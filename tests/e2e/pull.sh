@@ -32,6 +32,9 @@ mkdir -p files/sub
 echo '{"model_type": "gpt2", "n_layer": 2, "n_embd": 16}' >files/config.json
 head -c 200000 /dev/urandom >files/model.safetensors
 head -c 3000 /dev/urandom >files/sub/vocab.txt
+# The same weights again in formats ilm does not read: left out unless --all-formats.
+head -c 1000 /dev/urandom >files/pytorch_model.bin
+head -c 1000 /dev/urandom >files/tf_model.h5
 # Python starts slowly here: all the hubs start at once.
 launch_hub main --repo owner/gpt2 --token hf_e2e
 launch_hub cut --repo owner/gpt2 --cut-once
@@ -54,9 +57,22 @@ grep -q "3 files downloaded" out.txt || fail "summary: $(cat out.txt)"
 grep -q '"commit": "0123456789abcdef0123456789abcdef01234567"' models/gpt2/.ilm-pull.json ||
   fail ".ilm-pull.json: $(cat models/gpt2/.ilm-pull.json)"
 grep -q "config.json: " err.txt || fail "no progress line per file: $(cat err.txt)"
+grep -q "left out 2 files (2.0 kB) in weight formats ilm does not read: pytorch_model.bin, tf_model.h5" \
+  out.txt || fail "left-out summary: $(cat out.txt)"
+[[ ! -e models/gpt2/pytorch_model.bin && ! -e models/gpt2/tf_model.h5 ]] ||
+  fail "foreign weight formats were pulled without --all-formats"
 HF_ENDPOINT=$endpoint HF_TOKEN=hf_e2e pull owner/gpt2 --to models/gpt2 >out.txt 2>err.txt
 grep -q "0 files downloaded (0 B), 3 already here" out.txt || fail "re-run: $(cat out.txt)"
 echo "ok   full pull and re-run"
+HF_ENDPOINT=$endpoint HF_TOKEN=hf_e2e pull owner/gpt2 --to models/all --all-formats -q >out.txt ||
+  fail "--all-formats"
+cmp -s files/pytorch_model.bin models/all/pytorch_model.bin || fail "--all-formats: no pytorch_model.bin"
+grep -q "5 files downloaded" out.txt || fail "--all-formats summary: $(cat out.txt)"
+HF_ENDPOINT=$endpoint HF_TOKEN=hf_e2e pull owner/gpt2 --to models/bin --include '*.bin' \
+  --include '*.json' -q >out.txt 2>err.txt || fail "--include '*.bin'"
+grep -q "warning: owner/gpt2 has no safetensors or GGUF weights here" err.txt ||
+  fail "no warning for weights ilm cannot read: $(cat err.txt)"
+echo "ok   weight formats ilm does not read are left out (--all-formats, --include)"
 
 # The token file is read when HF_TOKEN is not set.
 mkdir -p .cache/huggingface && echo hf_e2e >.cache/huggingface/token

@@ -470,6 +470,58 @@ TEST_F(HubTest, IncludeAndExcludePatterns) {
   EXPECT_NE(e.find("no file matching"), std::string::npos) << e;
 }
 
+TEST_F(HubTest, LeavesOutWeightsInFormatsIlmDoesNotRead) {
+  // openai-community/gpt2's layout: the same weights in seven formats.
+  const std::vector<std::string> foreign = {
+      "pytorch_model.bin", "tf_model.h5",      "flax_model.msgpack", "rust_model.ot",
+      "64-8bits.tflite",   "onnx/decoder.onnx", "onnx/config.json"};
+  for (const std::string& f : foreign) hub.files[f] = {random_bytes(2000, 7), true};
+  const std::vector<std::string> wanted = {"config.json", "model.safetensors", "sub/tokenizer.json"};
+
+  PullResult r = pull_repo("owner/model", dir.path / "a", opt);
+  ASSERT_EQ(r.files.size(), wanted.size());
+  expect_pulled(wanted, dir.path / "a");
+  ASSERT_EQ(r.left_out.size(), foreign.size());
+  for (const std::string& f : foreign) EXPECT_FALSE(fs::exists(dir.path / "a" / f)) << f;
+  EXPECT_EQ(r.left_out[0].path, "64-8bits.tflite");  // sorted
+  EXPECT_EQ(r.left_out[0].size, 2000);
+  json rec = json::parse(read_all(dir.path / "a/.ilm-pull.json"));
+  EXPECT_EQ(rec["left_out"].size(), foreign.size());
+
+  opt.all_formats = true;  // everything
+  r = pull_repo("owner/model", dir.path / "b", opt);
+  EXPECT_EQ(r.files.size(), wanted.size() + foreign.size());
+  EXPECT_TRUE(r.left_out.empty());
+  expect_pulled(foreign, dir.path / "b");
+
+  opt.all_formats = false;  // an include pattern is the user's own choice
+  opt.include = {"*.bin", "*.json"};
+  r = pull_repo("owner/model", dir.path / "c", opt);
+  EXPECT_TRUE(fs::exists(dir.path / "c/pytorch_model.bin"));
+  EXPECT_TRUE(r.left_out.empty());
+
+  opt.include = {};  // without safetensors nothing is left out: they are all there is
+  hub.files.erase("model.safetensors");
+  r = pull_repo("owner/model", dir.path / "d", opt);
+  EXPECT_TRUE(fs::exists(dir.path / "d/pytorch_model.bin"));
+  EXPECT_TRUE(r.left_out.empty());
+}
+
+TEST(HubNames, ForeignWeightFiles) {
+  for (const char* p : {"pytorch_model.bin", "pytorch_model-00001-of-00002.bin",
+                        "pytorch_model.bin.index.json", "tf_model.h5", "flax_model.msgpack",
+                        "rust_model.ot", "model.onnx", "onnx/decoder_model.onnx_data",
+                        "onnx/config.json", "openvino/openvino_model.xml", "coreml/x/model.mlmodel",
+                        "Model.mlpackage/Manifest.json", "original/consolidated.00.pth",
+                        "training_args.bin", "64.tflite", "sub/onnx/a.json"})
+    EXPECT_TRUE(is_foreign_weights_file(p)) << p;
+  for (const char* p : {"model.safetensors", "model-00001-of-00002.safetensors",
+                        "model.safetensors.index.json", "config.json", "tokenizer.json",
+                        "tokenizer.model", "vocab.txt", "merges.txt", "model-q8_0.gguf",
+                        "original/params.json", "README.md", "myonnx/readme.md", "binary.txt"})
+    EXPECT_FALSE(is_foreign_weights_file(p)) << p;
+}
+
 TEST_F(HubTest, DatasetRepositories) {
   hub.repo = "owner/data";
   hub.repo_type = "datasets";

@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <exception>
 #include <fstream>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -766,6 +767,11 @@ bool selected(const std::string& path, const HubOptions& o) {
   return (o.include.empty() || any(o.include)) && !any(o.exclude);
 }
 
+bool ends_with_any(const std::string& s, std::initializer_list<const char*> suffixes) {
+  return std::any_of(suffixes.begin(), suffixes.end(),
+                     [&](const char* x) { return s.ends_with(x); });
+}
+
 // The files a previous pull into `dest` verified, by path; empty if none or unreadable.
 std::map<std::string, HubFile> previous_pull(const fs::path& dest) {
   std::map<std::string, HubFile> out;
@@ -805,6 +811,15 @@ bool already_there(const fs::path& dest, const HubFile& file,
 
 // ---------------------------------------------------------------- public
 
+bool is_foreign_weights_file(const std::string& path) {
+  for (const char* folder : {"onnx/", "openvino/", "coreml/"})
+    if (path.starts_with(folder) || path.find(std::string("/") + folder) != std::string::npos)
+      return true;
+  if (path.find(".mlpackage/") != std::string::npos) return true;
+  return ends_with_any(path, {".bin", ".bin.index.json", ".pt", ".pth", ".ckpt", ".h5", ".msgpack",
+                              ".ot", ".onnx", ".onnx_data", ".tflite", ".mlmodel"});
+}
+
 std::vector<HubFile> list_repo_files(const std::string& repo_id, const HubOptions& options,
                                      std::string* commit) {
   Context cx = make_context(repo_id, options);
@@ -816,15 +831,27 @@ std::vector<HubFile> list_repo_files(const std::string& repo_id, const HubOption
 
 PullResult pull_repo(const std::string& repo_id, const fs::path& dest, const HubOptions& options) {
   Context cx = make_context(repo_id, options);
-  PullResult result{repo_id, options.repo_type, options.revision, "", {}, 0, 0, 0};
+  PullResult result{repo_id, options.repo_type, options.revision, "", {}, {}, 0, 0, 0};
   std::vector<HubFile> listed = list_files(cx, &result.commit);
-  for (HubFile& f : listed)
-    if (selected(f.path, options)) result.files.push_back(std::move(f));
-  std::sort(result.files.begin(), result.files.end(),
-            [](const HubFile& a, const HubFile& b) { return a.path < b.path; });
+  const bool has_safetensors =
+      std::any_of(listed.begin(), listed.end(),
+                  [](const HubFile& f) { return f.path.ends_with(".safetensors"); });
+  const bool leave_foreign = options.repo_type == "model" && options.include.empty() &&
+                             !options.all_formats && has_safetensors;
+  const size_t n_listed = listed.size();
+  for (HubFile& f : listed) {
+    if (!selected(f.path, options)) continue;
+    if (leave_foreign && is_foreign_weights_file(f.path))
+      result.left_out.push_back(std::move(f));
+    else
+      result.files.push_back(std::move(f));
+  }
+  auto by_path = [](const HubFile& a, const HubFile& b) { return a.path < b.path; };
+  std::sort(result.files.begin(), result.files.end(), by_path);
+  std::sort(result.left_out.begin(), result.left_out.end(), by_path);
   if (result.files.empty())
     fail("{} at revision '{}' has no file matching the include/exclude patterns ({} files listed)",
-         repo_words(cx), cx.revision, listed.size());
+         repo_words(cx), cx.revision, n_listed);
 
   std::error_code ec;
   fs::create_directories(dest, ec);
@@ -863,6 +890,11 @@ PullResult pull_repo(const std::string& repo_id, const fs::path& dest, const Hub
   json record = {
       {"repo", repo_id},         {"repo_type", options.repo_type}, {"revision", options.revision},
       {"commit", result.commit}, {"endpoint", cx.endpoint},        {"files", files}};
+  if (!result.left_out.empty()) {
+    json left = json::array();
+    for (const HubFile& f : result.left_out) left.push_back(f.path);
+    record["left_out"] = left;
+  }
   write_file_atomic(dest / ".ilm-pull.json", record.dump(2) + "\n");
   return result;
 }

@@ -55,6 +55,11 @@ struct HubOptions {
   // fnmatch(3) patterns on repository paths ('*' also matches '/'): a file is pulled
   // when it matches some include (or there are none) and no exclude.
   std::vector<std::string> include, exclude;
+  // A model repository that holds safetensors weights usually holds the same weights again in
+  // formats ilm does not read (PyTorch pickles, TensorFlow, Flax, Rust, ONNX, TFLite, Core ML,
+  // OpenVINO): gigabytes nobody here uses. Without include patterns those files are left out
+  // (PullResult::left_out) unless `all_formats`.
+  bool all_formats = false;
   int max_retries = 3;           // per request, for 5xx replies, timeouts and dropped connections
   double retry_backoff_s = 1.0;  // first pause between tries; doubles each time
   int timeout_s = 30;            // connect timeout, and how long a transfer may stall
@@ -72,6 +77,7 @@ struct HubFile {
 struct PullResult {
   std::string repo_id, repo_type, revision, commit;
   std::vector<HubFile> files;  // the selected files, all now in dest
+  std::vector<HubFile> left_out;  // weights in formats ilm does not read (HubOptions::all_formats)
   int downloaded = 0, skipped = 0;
   int64_t bytes_downloaded = 0;  // bytes received over the network in this run
 };
@@ -84,6 +90,11 @@ struct PullResult {
 // transfer still failing after max_retries (the .incomplete is kept, to resume).
 PullResult pull_repo(const std::string& repo_id, const std::filesystem::path& dest,
                      const HubOptions& options);
+
+// Whether `path` is model weights in a format ilm does not read: *.bin (PyTorch pickles),
+// *.bin.index.json, *.pt, *.pth, *.ckpt, *.h5, *.msgpack, *.ot, *.onnx, *.onnx_data, *.tflite,
+// *.mlmodel, and anything under an onnx/, openvino/, coreml/ or *.mlpackage/ folder.
+bool is_foreign_weights_file(const std::string& path);
 
 // Lists the files of `repo_id` at options.revision, before include/exclude;
 // `commit` receives the commit sha the revision resolves to.
