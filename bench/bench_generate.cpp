@@ -1,4 +1,4 @@
-// Greedy generation speed of a Hugging Face model folder: loads it with load_hf_folder, then
+// Greedy generation speed of a Hugging Face model folder: loads it with load_hf_folder (mapped), then
 // (after one untimed warm-up run) times, best of --runs, a prefill of the prompt and
 // --new-tokens greedy decode steps through Transformer::forward_cached.
 //   build/bench/bench_generate FOLDER [--prompt-tokens 32] [--new-tokens 64] [--threads N]
@@ -99,7 +99,7 @@ int main(int argc, char** argv) {
   try {
     const Options o = parse(argc, argv);
     set_num_threads(o.threads);
-    HfModel hf = load_hf_folder(o.folder);
+    HfModel hf = load_hf_folder(o.folder, ParamStorage::mapped);  // as ilm generate loads it
     const Transformer& model = *hf.model;
     const TransformerConfig& c = model.config();
     std::vector<int32_t> prompt;
