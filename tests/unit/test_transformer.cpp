@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
+#include <map>
 
 #include "ilm/io/safetensors.h"
 #include "ilm/models/recipes.h"
@@ -97,6 +99,19 @@ TEST(Transformer, Gpt2FusedQkvEqualsThreeMatmuls) {
     } else {
       EXPECT_EQ(hf_config_from(fused_cfg)["bias"], false);
       EXPECT_FALSE(config_from_hf(hf_config_from(fused_cfg), "test").norm_bias);
+      // Written with zero biases, which load back; a nonzero one is refused by name.
+      std::vector<std::pair<std::string, Tensor>> sd = hf_state_dict(fused);
+      std::map<std::string, Tensor> by_name(sd.begin(), sd.end());
+      ASSERT_TRUE(by_name.count("transformer.h.1.mlp.c_fc.bias"));
+      std::vector<std::string> names;
+      for (const auto& [n, t] : sd) names.push_back(n);
+      auto get = [&](const std::string& n) -> std::optional<Tensor> { return by_name.at(n); };
+      Transformer back(fused_cfg);
+      load_hf_weights(back, names, get);
+      EXPECT_EQ(0, std::memcmp(back.params().values(), fused.params().values(), size_t(fused.params().numel()) * 4));
+      by_name["transformer.h.1.mlp.c_fc.bias"].f32()[3] = 0.5f;
+      const std::string e = test::error_of([&] { load_hf_weights(back, names, get); });
+      EXPECT_NE(e.find("transformer.h.1.mlp.c_fc.bias: nonzero"), std::string::npos) << e;
     }
 
     std::vector<int32_t> ids = {1, 5, 60, 7, 7, 0, 33, 12, 9, 3, 40, 2, 8, 8, 1, 59};

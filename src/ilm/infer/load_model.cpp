@@ -66,20 +66,6 @@ RunFiles find_run_files(const fs::path& path) {
   return r;
 }
 
-std::unique_ptr<Transformer> load_run_gpt2(const RunConfig& cfg, const fs::path& weights) {
-  auto model = std::make_unique<Transformer>(gpt2_config(cfg.model));
-  const SafetensorsIndex st = SafetensorsIndex::open(weights);
-  try {
-    load_hf_weights(*model, st.names(), [&](const std::string& name) -> std::optional<Tensor> {
-      if (!st.has(name)) return std::nullopt;
-      return st.get(name, DType::f32);
-    });
-  } catch (const Error& e) {
-    throw e.with_context(weights.string());
-  }
-  return model;
-}
-
 LoadedModel load_model(const fs::path& path) {
   LoadedModel m;
   m.format = detect_model_format(path);
@@ -141,6 +127,20 @@ std::unique_ptr<CausalLM> LoadedModel::causal_lm() {
       "{}: a GGUF file is read for `ilm info` only; generate from the run or Hugging Face folder "
       "it came from",
       weights.string());
+}
+
+std::unique_ptr<Transformer> load_run_gpt2(const RunConfig& cfg, const fs::path& weights) {
+  auto model = std::make_unique<Transformer>(gpt2_config(cfg.model));
+  const SafetensorsIndex st = SafetensorsIndex::open(weights);
+  try {
+    load_hf_weights(*model, st.names(), [&](const std::string& name) -> std::optional<Tensor> {
+      if (!st.has(name)) return std::nullopt;
+      return st.get(name, DType::f32);
+    });
+  } catch (const Error& e) {
+    throw e.with_context(weights.string());
+  }
+  return model;
 }
 
 }  // namespace ilm

@@ -586,6 +586,15 @@ void load_hf_weights(Transformer& model, const std::vector<std::string>& names, 
   std::vector<std::string> unexpected;
   for (const auto& [canon, stored] : actual)
     if (!used.count(canon) && !hf_weight_ignorable(c, canon)) unexpected.push_back(stored);
+  // A GPT-2 without biases is written with zero biases; other values would be lost.
+  if (c.arch == "gpt2" && !c.qkv_bias) {
+    for (const auto& [canon, stored] : actual) {
+      if (used.count(canon) || !canon.ends_with(".bias") || canon.ends_with(".attn.bias")) continue;
+      const std::optional<Tensor> t = get(stored);
+      if (t && std::any_of(t->f32(), t->f32() + t->numel(), [](float v) { return v != 0.0f; }))
+        mismatched.push_back(fmt::format("{}: nonzero, in a model without biases (\"bias\": false)", stored));
+    }
+  }
   if (missing.empty() && unexpected.empty() && mismatched.empty()) return;
   // One line (errors are one "error:" line), the first 12 names of each kind.
   std::string msg = fmt::format("[{}] the weights do not match the config:", c.arch);
