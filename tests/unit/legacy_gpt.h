@@ -30,16 +30,17 @@ inline std::vector<std::pair<std::string, Tensor>> legacy_gpt_weights(const Tran
 }
 
 inline void write_legacy_gpt_weights(const std::filesystem::path& file, const Transformer& model) {
-  save_safetensors(file, legacy_gpt_weights(model), {{"format", "pt"}, {"ilm.architecture", "gpt2"}});
+  save_safetensors(file, legacy_gpt_weights(model),
+                   {{"format", "pt"}, {"ilm.architecture", "gpt2"}});
 }
 
 // GPT's name for our parameter (c_attn for q, k and v).
 inline std::string legacy_gpt_name(const std::string& ours) {
   static const std::vector<std::pair<std::string, std::string>> kMap = {
-      {"embed.", "wte."},           {"pos_embed.", "wpe."},        {"norm.", "ln_f."},
-      {"attn_norm.", "ln_1."},      {"mlp_norm.", "ln_2."},        {"attn.o.", "attn.c_proj."},
-      {"mlp.up.", "mlp.c_fc."},     {"mlp.down.", "mlp.c_proj."},  {"attn.q.", "attn.c_attn."},
-      {"attn.k.", "attn.c_attn."},  {"attn.v.", "attn.c_attn."}};
+      {"embed.", "wte."},          {"pos_embed.", "wpe."},       {"norm.", "ln_f."},
+      {"attn_norm.", "ln_1."},     {"mlp_norm.", "ln_2."},       {"attn.o.", "attn.c_proj."},
+      {"mlp.up.", "mlp.c_fc."},    {"mlp.down.", "mlp.c_proj."}, {"attn.q.", "attn.c_attn."},
+      {"attn.k.", "attn.c_attn."}, {"attn.v.", "attn.c_attn."}};
   std::string head, rest = ours;
   if (ours.rfind("layers.", 0) == 0) {
     const size_t dot = ours.find('.', 7);
@@ -87,7 +88,8 @@ inline void make_checkpoint_legacy(const std::filesystem::path& ckpt, bool bias)
     dims[0] *= 3;
     Tensor t = Tensor::zeros(Shape(dims));
     for (int i = 0; i < 3; ++i)
-      std::memcpy(t.f32() + i * parts[0].numel(), parts[size_t(i)].f32(), parts[size_t(i)].nbytes());
+      std::memcpy(t.f32() + i * parts[0].numel(), parts[size_t(i)].f32(),
+                  parts[size_t(i)].nbytes());
     out.emplace_back(name, t);
   }
   save_safetensors(ckpt / "optimizer.safetensors", out, st.metadata());

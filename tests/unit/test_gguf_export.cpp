@@ -102,7 +102,8 @@ TEST(GgufExport, F32RoundTripsEveryWeight) {
   ilm::GgufExportOptions opt;
   opt.matrix_type = GgmlType::f32;
   opt.name = "tiny";
-  const ilm::GgufExportReport r = ilm::export_transformer_gguf(model, tok.get(), dir.path / "m.gguf", opt);
+  const ilm::GgufExportReport r =
+      ilm::export_transformer_gguf(model, tok.get(), dir.path / "m.gguf", opt);
   GgufFile f = GgufFile::open(dir.path / "m.gguf");
   EXPECT_EQ(r.bytes, fs::file_size(dir.path / "m.gguf"));
   EXPECT_EQ(r.tensors, f.tensors().size());
@@ -134,7 +135,8 @@ TEST(GgufExport, F32RoundTripsEveryWeight) {
   for (const char* part : {"q", "k", "v"}) {
     const ilm::Param& p = model.params().get(std::string("layers.1.attn.") + part + ".weight");
     const int64_t at = (part[0] == 'q' ? 0 : part[0] == 'k' ? 1 : 2) * p.shape.numel();
-    EXPECT_TRUE(std::equal(p.var->value.f32(), p.var->value.f32() + p.shape.numel(), qkv.begin() + at))
+    EXPECT_TRUE(
+        std::equal(p.var->value.f32(), p.var->value.f32() + p.shape.numel(), qkv.begin() + at))
         << part;
   }
   EXPECT_EQ(f.tensor("blk.1.attn_qkv.weight").shape, (std::vector<int64_t>{192, 64}));
@@ -145,7 +147,8 @@ TEST(GgufExport, TiktokenVocabularyAndMerges) {
   TempDir dir;
   ilm::Transformer model = tiny_gpt(64, true);
   auto tok = tiny_tiktoken();
-  const ilm::GgufExportReport r = ilm::export_transformer_gguf(model, tok.get(), dir.path / "m.gguf");
+  const ilm::GgufExportReport r =
+      ilm::export_transformer_gguf(model, tok.get(), dir.path / "m.gguf");
   GgufFile f = GgufFile::open(dir.path / "m.gguf");
   const auto& tokens = f.kv_as<std::vector<std::string>>("tokenizer.ggml.tokens");
   const auto& types = f.kv_as<std::vector<int32_t>>("tokenizer.ggml.token_type");
@@ -240,7 +243,8 @@ TEST(GgufExport, Q8_0WithinBoundAndFallbacks) {
     // C = 48: matrices with 48 columns cannot be Q8_0 and fall back to F16; ffn_down (192
     // columns) stays Q8_0.
     ilm::Transformer model = tiny_gpt(48, false);
-    const auto r = ilm::export_transformer_gguf(model, tiny_tiktoken().get(), dir.path / "q48.gguf", opt);
+    const auto r =
+        ilm::export_transformer_gguf(model, tiny_tiktoken().get(), dir.path / "q48.gguf", opt);
     GgufFile f = GgufFile::open(dir.path / "q48.gguf");
     EXPECT_EQ(f.tensor("blk.0.attn_qkv.weight").type, 1u);
     EXPECT_EQ(f.tensor("blk.0.ffn_down.weight").type, 8u);
@@ -259,10 +263,12 @@ TEST(GgufExport, RefusesWhatLlamaCppCannotTake) {
   TempDir dir;
   ilm::Transformer model = tiny_gpt(64, true);
   ilm::ByteTokenizer bytes;
-  std::string e = error_of([&] { ilm::export_transformer_gguf(model, &bytes, dir.path / "x.gguf"); });
+  std::string e =
+      error_of([&] { ilm::export_transformer_gguf(model, &bytes, dir.path / "x.gguf"); });
   EXPECT_NE(e.find("no tokenizer for a byte tokenizer"), std::string::npos) << e;
   ilm::Transformer small = tiny_gpt(64, true, 100);
-  e = error_of([&] { ilm::export_transformer_gguf(small, tiny_tiktoken().get(), dir.path / "x.gguf"); });
+  e = error_of(
+      [&] { ilm::export_transformer_gguf(small, tiny_tiktoken().get(), dir.path / "x.gguf"); });
   EXPECT_NE(e.find("260 tokens but the model's vocabulary only 100"), std::string::npos) << e;
   EXPECT_TRUE(fs::is_empty(dir.path));
 }
@@ -337,7 +343,8 @@ TEST(GgufExport, WritesLlamaCppReferenceCase) {
     ilm::GgufExportOptions o;
     o.matrix_type = type;
     o.name = "ilm-reference";
-    ilm::export_transformer_gguf(model, tok.get(), dir / (std::string("model-") + name + ".gguf"), o);
+    ilm::export_transformer_gguf(model, tok.get(), dir / (std::string("model-") + name + ".gguf"),
+                                 o);
   }
 
   nlohmann::json ref;

@@ -224,7 +224,8 @@ TEST_P(Gpt2Reference, LogitsLossGradientsAndThreeAdamWSteps) {
     Tensor grad_t = st.get("grad." + param, DType::f32, &got_t.shape());
     const float* grad = grad_t.f32();
     double noise = 0.0;
-    for (int64_t i = 0; i < grad_t.numel(); ++i) noise = std::max(noise, std::fabs(double(grad[i])));
+    for (int64_t i = 0; i < grad_t.numel(); ++i)
+      noise = std::max(noise, std::fabs(double(grad[i])));
     noise *= 1e-5;
     Worst w = compare(got, want.data(), got_t.numel(), [&](int64_t i) {
       const double g = std::fabs(double(grad[i]));

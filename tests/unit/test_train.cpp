@@ -31,7 +31,8 @@ Gpt2Spec tiny() {
 
 Tensor to_bf16(const Tensor& t) {
   Tensor out = Tensor::zeros(t.shape(), DType::bf16);
-  for (int64_t i = 0; i < t.numel(); ++i) static_cast<uint16_t*>(out.raw())[i] = f32_to_bf16(t.f32()[i]);
+  for (int64_t i = 0; i < t.numel(); ++i)
+    static_cast<uint16_t*>(out.raw())[i] = f32_to_bf16(t.f32()[i]);
   return out;
 }
 
@@ -103,7 +104,8 @@ TEST(Gpt2Init, DrawsInGpt2Order) {
     expect_draws("pos_embed.weight", 0.02f);
     for (int l = 0; l < L; ++l) {
       const std::string h = "layers." + std::to_string(l) + ".";
-      for (const char* w : {"attn.q.weight", "attn.k.weight", "attn.v.weight"}) expect_draws(h + w, 0.02f);
+      for (const char* w : {"attn.q.weight", "attn.k.weight", "attn.v.weight"})
+        expect_draws(h + w, 0.02f);
       expect_draws(h + "attn.o.weight", resid);
       expect_draws(h + "mlp.up.weight", 0.02f);
       expect_draws(h + "mlp.down.weight", resid);
@@ -173,14 +175,18 @@ TEST(Checkpoint, RoundTripIsExact) {
     HfModel hf = load_hf_folder(ck);
     EXPECT_EQ(hf.model->config().arch, "gpt2");
     EXPECT_EQ(hf.model->config().qkv_bias, bias);
-    EXPECT_EQ(SafetensorsFile::open(ck / "model.safetensors").has("transformer.h.0.attn.c_attn.bias"), true);
-    EXPECT_EQ(0, std::memcmp(a->params().values(), hf.model->params().values(), size_t(a->params().numel()) * 4));
+    EXPECT_EQ(
+        SafetensorsFile::open(ck / "model.safetensors").has("transformer.h.0.attn.c_attn.bias"),
+        true);
+    EXPECT_EQ(0, std::memcmp(a->params().values(), hf.model->params().values(),
+                             size_t(a->params().numel()) * 4));
 
     std::unique_ptr<TrainModel> b = make_transformer_train_model(gpt2_config(spec));
     AdamW opt_b(b->params(), {});
     TrainState st_b;
     load_checkpoint(ck, *b, &opt_b, &st_b);
-    EXPECT_EQ(0, std::memcmp(a->params().values(), b->params().values(), size_t(a->params().numel()) * 4));
+    EXPECT_EQ(0, std::memcmp(a->params().values(), b->params().values(),
+                             size_t(a->params().numel()) * 4));
     EXPECT_EQ(0, std::memcmp(opt.m().f32(), opt_b.m().f32(), size_t(a->params().numel()) * 4));
     EXPECT_EQ(0, std::memcmp(opt.v().f32(), opt_b.v().f32(), size_t(a->params().numel()) * 4));
     EXPECT_EQ(st_b.step, 7);
@@ -191,11 +197,13 @@ TEST(Checkpoint, RoundTripIsExact) {
     make_checkpoint_legacy(ck, bias);
     ASSERT_FALSE(fs::exists(ck / "config.json"));
     ASSERT_TRUE(SafetensorsFile::open(ck / "model.safetensors").has("h.0.attn.c_attn.weight"));
-    ASSERT_TRUE(SafetensorsFile::open(ck / "optimizer.safetensors").has("m.h.0.attn.c_attn.weight"));
+    ASSERT_TRUE(
+        SafetensorsFile::open(ck / "optimizer.safetensors").has("m.h.0.attn.c_attn.weight"));
     std::unique_ptr<TrainModel> c = make_transformer_train_model(gpt2_config(spec));
     AdamW opt_c(c->params(), {});
     load_checkpoint(ck, *c, &opt_c, nullptr);
-    EXPECT_EQ(0, std::memcmp(a->params().values(), c->params().values(), size_t(a->params().numel()) * 4));
+    EXPECT_EQ(0, std::memcmp(a->params().values(), c->params().values(),
+                             size_t(a->params().numel()) * 4));
     EXPECT_EQ(0, std::memcmp(opt.m().f32(), opt_c.m().f32(), size_t(a->params().numel()) * 4));
     EXPECT_EQ(0, std::memcmp(opt.v().f32(), opt_c.v().f32(), size_t(a->params().numel()) * 4));
 
@@ -211,7 +219,8 @@ TEST(Checkpoint, RoundTripIsExact) {
     Gpt2Spec other = spec;
     other.n_embd = 32;
     std::unique_ptr<TrainModel> d = make_transformer_train_model(gpt2_config(other));
-    std::string e = error_of([&] { load_checkpoint(latest_checkpoint(dir), *d, nullptr, nullptr); });
+    std::string e =
+        error_of([&] { load_checkpoint(latest_checkpoint(dir), *d, nullptr, nullptr); });
     EXPECT_NE(e.find("transformer.wte.weight"), std::string::npos) << e;
     EXPECT_NE(e.find("step_00000009"), std::string::npos) << e;
   }
@@ -225,8 +234,7 @@ TEST(Checkpoint, LoadsGpt2FromAShardedBf16Folder) {
   std::unique_ptr<TrainModel> a = make_transformer_train_model(gpt2_config(tiny()));
   a->init_weights(5);
   std::vector<std::pair<std::string, Tensor>> hf;
-  for (auto& [n, t] : legacy_gpt_weights(as_transformer(*a)))
-    hf.emplace_back(n, to_bf16(t));
+  for (auto& [n, t] : legacy_gpt_weights(as_transformer(*a))) hf.emplace_back(n, to_bf16(t));
   hf.emplace_back("h.0.attn.bias", Tensor::zeros(Shape({1, 1, 8, 8}), DType::f32));
   const fs::path folder = tmp.path / "hf";
   auto files = write_safetensors_sharded(folder, hf, 1024);
@@ -319,20 +327,33 @@ TEST(Train, ContinuesAHuggingFaceModelAndResumesExactly) {
 TEST(Train, FromScratchResumesFromAFormerGptCheckpointExactly) {
   TempDir tmp;
   std::string text;
-  for (int i = 0; i < 200; ++i) text += "the model learns the text, and the text teaches the model. ";
+  for (int i = 0; i < 200; ++i)
+    text += "the model learns the text, and the text teaches the model. ";
   write_file_atomic(tmp.path / "text.txt", text);
   for (bool bias : {false, true}) {
     SCOPED_TRACE(bias ? "bias" : "no bias");
     const std::string b = bias ? "b" : "nb";
     auto config = [&](const std::string& name, int64_t steps) {
-      RunConfig c = load_run_config({}, {"data.text=" + (tmp.path / "text.txt").string(), "data.tokenizer=char",
-                                         "model.n_layer=2", "model.n_head=2", "model.n_embd=16",
-                                         "model.block_size=12", "model.dropout=0.1", "model.vocab_size=0",
+      RunConfig c = load_run_config({}, {"data.text=" + (tmp.path / "text.txt").string(),
+                                         "data.tokenizer=char",
+                                         "model.n_layer=2",
+                                         "model.n_head=2",
+                                         "model.n_embd=16",
+                                         "model.block_size=12",
+                                         "model.dropout=0.1",
+                                         "model.vocab_size=0",
                                          std::string("model.bias=") + (bias ? "true" : "false"),
-                                         "train.batch_size=2", "train.lr=3e-3",
-                                         "train.warmup_steps=1", "train.lr_decay_steps=8", "train.eval_interval=100",
-                                         "train.eval_batches=1", "train.checkpoint_interval=4", "train.log_interval=100",
-                                         "run.dir=" + tmp.path.string(), "run.name=" + name, "train.threads=2"});
+                                         "train.batch_size=2",
+                                         "train.lr=3e-3",
+                                         "train.warmup_steps=1",
+                                         "train.lr_decay_steps=8",
+                                         "train.eval_interval=100",
+                                         "train.eval_batches=1",
+                                         "train.checkpoint_interval=4",
+                                         "train.log_interval=100",
+                                         "run.dir=" + tmp.path.string(),
+                                         "run.name=" + name,
+                                         "train.threads=2"});
       c.train.max_steps = steps;
       return c;
     };

@@ -1,7 +1,8 @@
 // The Transformer with switches: GPT-2's fused q/k/v matmul equals the three separate ones
-// (test_gpt_reference checks GPT-2 against PyTorch); every family's recipe round-trips its weights; the KV cache equals the
-// full forward; gradients of whole small models against finite differences; errors name
-// the tensors. (Each family against its PyTorch reference: test_families_reference.cpp.)
+// (test_gpt_reference checks GPT-2 against PyTorch); every family's recipe round-trips its weights;
+// the KV cache equals the full forward; gradients of whole small models against finite differences;
+// errors name the tensors. (Each family against its PyTorch reference:
+// test_families_reference.cpp.)
 #include "ilm/models/transformer.h"
 
 #include <gtest/gtest.h>
@@ -84,7 +85,8 @@ TEST(Transformer, Gpt2FusedQkvEqualsThreeMatmuls) {
   for (auto [C, bias] : {std::pair{32, true}, std::pair{32, false}, std::pair{24, true}}) {
     SCOPED_TRACE(fmt::format("C {} bias {}", C, bias));
     Gpt2Spec spec;
-    spec.n_layer = 2, spec.n_head = C == 24 ? 3 : 4, spec.n_embd = C, spec.block_size = 16, spec.vocab_size = 61;
+    spec.n_layer = 2, spec.n_head = C == 24 ? 3 : 4, spec.n_embd = C, spec.block_size = 16,
+    spec.vocab_size = 61;
     spec.bias = bias;
     const TransformerConfig fused_cfg = gpt2_config(spec);
     TransformerConfig split_cfg = fused_cfg;
@@ -117,14 +119,16 @@ TEST(Transformer, Gpt2FusedQkvEqualsThreeMatmuls) {
       auto get = [&](const std::string& n) -> std::optional<Tensor> { return by_name.at(n); };
       Transformer back(fused_cfg);
       load_hf_weights(back, names, get);
-      EXPECT_EQ(0, std::memcmp(back.params().values(), fused.params().values(), size_t(fused.params().numel()) * 4));
+      EXPECT_EQ(0, std::memcmp(back.params().values(), fused.params().values(),
+                               size_t(fused.params().numel()) * 4));
       by_name["transformer.h.1.mlp.c_fc.bias"].f32()[3] = 0.5f;
       const std::string e = test::error_of([&] { load_hf_weights(back, names, get); });
       EXPECT_NE(e.find("transformer.h.1.mlp.c_fc.bias: nonzero"), std::string::npos) << e;
     }
 
     std::vector<int32_t> ids = {1, 5, 60, 7, 7, 0, 33, 12, 9, 3, 40, 2, 8, 8, 1, 59};
-    Tensor x = ids_tensor(ids, 2), y = ids_tensor({5, 60, 7, 7, 0, 33, 12, 9, 3, 40, 2, 8, 8, 1, 59, 4}, 2);
+    Tensor x = ids_tensor(ids, 2),
+           y = ids_tensor({5, 60, 7, 7, 0, 33, 12, 9, 3, 40, 2, 8, 8, 1, 59, 4}, 2);
     std::vector<float> grads[2], logits[2];
     Transformer* models[2] = {&fused, &split};
     for (int k = 0; k < 2; ++k) {
@@ -134,7 +138,8 @@ TEST(Transformer, Gpt2FusedQkvEqualsThreeMatmuls) {
       logits[k].assign(out->value.f32(), out->value.f32() + out->value.numel());
       models[k]->params().zero_grad();
       t.backward(cross_entropy(t, out, y));
-      grads[k].assign(models[k]->params().grads(), models[k]->params().grads() + models[k]->params().numel());
+      grads[k].assign(models[k]->params().grads(),
+                      models[k]->params().grads() + models[k]->params().numel());
     }
     for (size_t i = 0; i < logits[0].size(); ++i)
       ASSERT_NEAR(logits[0][i], logits[1][i], 1e-5f * (1 + std::fabs(logits[1][i]))) << i;

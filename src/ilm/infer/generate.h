@@ -29,7 +29,8 @@ class CausalLM {
   virtual void feed(const int32_t* ids, int n, float* logits) = 0;
 };
 
-// The model must outlive the returned object. Throws unless the model has a causal LM head (BERT cannot generate).
+// The model must outlive the returned object. Throws unless the model has a causal LM head
+// (BERT cannot generate).
 std::unique_ptr<CausalLM> causal_lm_of(const Transformer& model);
 
 struct GenerateOptions {

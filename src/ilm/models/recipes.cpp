@@ -137,8 +137,8 @@ void Gpt2Spec::validate() const {
   ILM_CHECK(n_layer >= 1, "model.n_layer must be at least 1, got {}", n_layer);
   ILM_CHECK(n_head >= 1, "model.n_head must be at least 1, got {}", n_head);
   ILM_CHECK(n_embd >= 1, "model.n_embd must be at least 1, got {}", n_embd);
-  ILM_CHECK(n_embd % n_head == 0, "model.n_embd ({}) must be divisible by model.n_head ({})", n_embd,
-            n_head);
+  ILM_CHECK(n_embd % n_head == 0, "model.n_embd ({}) must be divisible by model.n_head ({})",
+            n_embd, n_head);
   ILM_CHECK(block_size >= 1, "model.block_size must be at least 1, got {}", block_size);
   ILM_CHECK(vocab_size >= 1, "model.vocab_size must be at least 1, got {}", vocab_size);
   ILM_CHECK(dropout >= 0.0f && dropout < 1.0f, "model.dropout must be in [0, 1), got {}", dropout);
@@ -481,7 +481,8 @@ bool hf_weight_ignorable(const TransformerConfig& c, const std::string& name) {
       ends("position_ids"))
     return true;
   if (c.tie_embeddings && name == "lm_head.weight") return true;
-  if (c.arch == "gpt2" && !c.qkv_bias && ends(".bias")) return true;  // the zeros hf_state_dict writes
+  // A GPT-2 without biases: the zeros hf_state_dict writes.
+  if (c.arch == "gpt2" && !c.qkv_bias && ends(".bias")) return true;
   if (c.arch == "bert") {
     // Heads this model does not have: NSP, the tied MLM decoder, a pooler without a classifier.
     if (name.rfind("cls.", 0) == 0 && c.head != HeadKind::masked_lm) return true;
@@ -592,7 +593,8 @@ void load_hf_weights(Transformer& model, const std::vector<std::string>& names, 
       if (used.count(canon) || !canon.ends_with(".bias") || canon.ends_with(".attn.bias")) continue;
       const std::optional<Tensor> t = get(stored);
       if (t && std::any_of(t->f32(), t->f32() + t->numel(), [](float v) { return v != 0.0f; }))
-        mismatched.push_back(fmt::format("{}: nonzero, in a model without biases (\"bias\": false)", stored));
+        mismatched.push_back(
+            fmt::format("{}: nonzero, in a model without biases (\"bias\": false)", stored));
     }
   }
   if (missing.empty() && unexpected.empty() && mismatched.empty()) return;

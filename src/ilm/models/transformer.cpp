@@ -98,7 +98,8 @@ std::optional<FusedQkv> fused_qkv_view(const ParamStore& ps, const std::string& 
   if (!back_to_back(q.value, k.value, v.value) || !back_to_back(q.grad, k.grad, v.grad))
     return std::nullopt;
   auto view = [](const VarData& first, const Shape& shape) {
-    Tensor grad = first.grad.defined() ? Tensor::wrap(first.grad.f32(), shape, DType::f32) : Tensor();
+    Tensor grad =
+        first.grad.defined() ? Tensor::wrap(first.grad.f32(), shape, DType::f32) : Tensor();
     return make_var(Tensor::wrap(first.value.f32(), shape, DType::f32), grad);
   };
   const int64_t rows = q.value.shape()[0] + k.value.shape()[0] + v.value.shape()[0];
@@ -356,7 +357,8 @@ void Transformer::forward_cached(TransformerKVCache& cache, const int32_t* ids, 
   const int64_t layer_stride = int64_t(capacity) * KC;
   float* qkv = buf(int64_t(n) * (QC + 2 * KC));
   auto attention = [&](float* out, const float* in, const std::string& h, int l) {
-    const float *wq = w(h + "attn.q.weight"), *wk = w(h + "attn.k.weight"), *wv = w(h + "attn.v.weight");
+    const float *wq = w(h + "attn.q.weight"), *wk = w(h + "attn.k.weight"),
+                *wv = w(h + "attn.v.weight");
     const float *bq = w(h + "attn.q.bias"), *bk = w(h + "attn.k.bias"), *bv = w(h + "attn.v.bias");
     const bool fused = wk == wq + int64_t(QC) * C && wv == wk + int64_t(KC) * C &&
                        (!bq || (bk == bq + QC && bv == bk + KC));

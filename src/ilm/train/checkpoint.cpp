@@ -24,9 +24,10 @@ struct LegacyMoment {
   int part = -1;  // 0, 1, 2: q, k, v of c_attn; -1: the whole tensor
 };
 std::optional<LegacyMoment> legacy_gpt_moment(const std::string& name) {
-  static const std::pair<const char*, const char*> kPlain[] = {
-      {"embed.weight", "wte.weight"}, {"pos_embed.weight", "wpe.weight"},
-      {"norm.weight", "ln_f.weight"}, {"norm.bias", "ln_f.bias"}};
+  static const std::pair<const char*, const char*> kPlain[] = {{"embed.weight", "wte.weight"},
+                                                               {"pos_embed.weight", "wpe.weight"},
+                                                               {"norm.weight", "ln_f.weight"},
+                                                               {"norm.bias", "ln_f.bias"}};
   for (const auto& [ours, gpt] : kPlain)
     if (name == ours) return LegacyMoment{gpt};
   if (name.rfind("layers.", 0) != 0) return std::nullopt;
@@ -34,8 +35,8 @@ std::optional<LegacyMoment> legacy_gpt_moment(const std::string& name) {
   if (dot == std::string::npos) return std::nullopt;
   const std::string layer = name.substr(7, dot - 7), rest = name.substr(dot + 1);
   static const std::pair<const char*, const char*> kLayer[] = {
-      {"attn_norm.", "ln_1."}, {"attn.o.", "attn.c_proj."}, {"mlp_norm.", "ln_2."},
-      {"mlp.up.", "mlp.c_fc."}, {"mlp.down.", "mlp.c_proj."}, {"attn.q.", "attn.c_attn."},
+      {"attn_norm.", "ln_1."},     {"attn.o.", "attn.c_proj."},  {"mlp_norm.", "ln_2."},
+      {"mlp.up.", "mlp.c_fc."},    {"mlp.down.", "mlp.c_proj."}, {"attn.q.", "attn.c_attn."},
       {"attn.k.", "attn.c_attn."}, {"attn.v.", "attn.c_attn."}};
   for (int i = 0; i < 8; ++i) {
     const std::string prefix = kLayer[i].first;

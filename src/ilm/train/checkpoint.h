@@ -1,11 +1,11 @@
 // Checkpoints of a run folder:
 //
-//   runs/NAME/checkpoints/step_00000500/model.safetensors      weights, Hugging Face names and layout of
-//                                      /config.json            the model's family: the checkpoint is a
-//                                                              Hugging Face folder (GPT2LMHeadModel for runs
-//                                                              from scratch)
-//                                      /optimizer.safetensors  AdamW moments ("m.<name>", "v.<name>",
-//                                                              the Transformer's parameter names)
+//   runs/NAME/checkpoints/step_00000500/model.safetensors      weights: Hugging Face names
+//                                      /config.json            and layout of the model's
+//                                                              family, a Hugging Face folder
+//                                                              (GPT2LMHeadModel from scratch)
+//                                      /optimizer.safetensors  AdamW moments ("m.<name>",
+//                                                              "v.<name>", our parameter names)
 //                                      /state.json             step, data position, RNG states, threads
 //   runs/NAME/checkpoints/latest                               the name of the newest complete one
 //
