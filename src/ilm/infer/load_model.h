@@ -41,10 +41,10 @@ struct LoadedModel {
 };
 
 // Run folders: their latest checkpoint (a GPT-2 built from the run's config.yaml, or for a
-// model.init run the Hugging Face folder the checkpoint is), with the run's tokenizer.json; a
-// checkpoint folder; or a folder holding config.yaml, tokenizer.json and model.safetensors.
-// Hugging Face folders: load_hf_folder (errors list missing, unexpected and mis-shaped weights).
-// A .gguf file: validated, nothing loaded.
+// model.init run the Hugging Face folder it is), with the run's tokenizer.json; a checkpoint
+// folder; or a folder holding config.yaml, tokenizer.json and model.safetensors. Hugging Face
+// folders: load_hf_folder (errors list missing, unexpected and mis-shaped weights). A .gguf file:
+// validated, nothing loaded.
 LoadedModel load_model(const std::filesystem::path& path);
 
 // The weights file of a run folder or checkpoint folder, and the folder holding config.yaml
