@@ -6,17 +6,17 @@
 
 #include "ilm/infer/generate.h"
 #include "ilm/infer/sampling.h"
-#include "ilm/models/gpt.h"
+#include "ilm/models/recipes.h"
 #include "ilm/tokenizer/byte_tokenizer.h"
 
 using namespace ilm;
 
 namespace {
 
-GPT small_gpt(bool bias) {
-  GPTConfig c;
+Transformer small_gpt(bool bias) {
+  Gpt2Spec c;
   c.n_layer = 2, c.n_head = 3, c.n_embd = 24, c.block_size = 12, c.vocab_size = 257, c.bias = bias;
-  GPT g(c);
+  Transformer g(gpt2_config(c));
   g.init_weights(5);
   Rng r(9);  // bigger than init so that every position matters
   for (int64_t i = 0; i < g.params().numel(); ++i) g.params().values()[i] += 0.2f * r.normal();
@@ -24,7 +24,7 @@ GPT small_gpt(bool bias) {
 }
 
 // Logits of the last position from the training forward.
-std::vector<float> full_forward_last(GPT& g, const std::vector<int32_t>& ids) {
+std::vector<float> full_forward_last(Transformer& g, const std::vector<int32_t>& ids) {
   Tensor x = Tensor::zeros({1, int64_t(ids.size())}, DType::i32);
   std::copy(ids.begin(), ids.end(), x.data<int32_t>());
   Tape t;
@@ -40,9 +40,9 @@ std::vector<float> full_forward_last(GPT& g, const std::vector<int32_t>& ids) {
 
 TEST(Generate, KVCacheMatchesFullForward) {
   for (bool bias : {true, false}) {
-    GPT g = small_gpt(bias);
+    Transformer g = small_gpt(bias);
     std::vector<int32_t> ids = {3, 200, 17, 17, 99, 0, 256, 45, 12, 7, 8, 1};
-    KVCache cache = g.make_cache();
+    TransformerKVCache cache = g.make_cache();
     Arena scratch;
     std::vector<float> logits(257);
     // A 5-token prefill, then one token at a time: every step equals the full forward.
@@ -95,7 +95,8 @@ TEST(Sampling, RejectsBadOptions) {
 }
 
 TEST(Generate, SameSeedSameTextAndStopsAtMaxTokens) {
-  GPT g = small_gpt(true);
+  Transformer g = small_gpt(true);
+  std::unique_ptr<CausalLM> lm = causal_lm_of(g);
   ByteTokenizer tok;
   GenerateOptions opt;
   opt.max_tokens = 30;  // past block_size 12: the context slides
@@ -103,8 +104,8 @@ TEST(Generate, SameSeedSameTextAndStopsAtMaxTokens) {
   opt.stop_at_eot = false;
   opt.sampling = {0.9f, 20, 0.95f};
   std::string a, b;
-  auto sa = generate(g, tok, "hi", opt, [&](std::string_view s) { a += s; });
-  generate(g, tok, "hi", opt, [&](std::string_view s) { b += s; });
+  auto sa = generate(*lm, tok, "hi", opt, [&](std::string_view s) { a += s; });
+  generate(*lm, tok, "hi", opt, [&](std::string_view s) { b += s; });
   EXPECT_EQ(a, b);
   EXPECT_EQ(sa.generated_tokens, 30);
 }

@@ -1,7 +1,7 @@
-// GGUF export of ilm's GPT and of the Transformer families: the file holds what llama.cpp's
-// loader needs (keys, tokenizer, every tensor), and reading it back gives the model's weights
-// (exact in F32 after undoing the documented layout change, within the rounding of F16 and
-// Q8_0).
+// GGUF export of the Transformer families (GPT-2 as `ilm train` builds it, and the others):
+// the file holds what llama.cpp's loader needs (keys, tokenizer, every tensor), and reading it
+// back gives the model's weights (exact in F32 after undoing the documented layout change,
+// within the rounding of F16 and Q8_0).
 #include "ilm/io/gguf_export.h"
 
 #include <gtest/gtest.h>
@@ -17,7 +17,6 @@
 #include "ilm/core/memory.h"
 #include "ilm/io/file.h"
 #include "ilm/io/gguf_arch.h"
-#include "ilm/models/gpt.h"
 #include "ilm/models/recipes.h"
 #include "ilm/models/transformer.h"
 #include "ilm/tokenizer/bpe_trainer.h"
@@ -50,15 +49,15 @@ std::unique_ptr<ilm::BpeTokenizer> tiny_tiktoken() {
       "gpt2", ranks, "gpt2", std::map<std::string, int32_t>{{"<|endoftext|>", 259}});
 }
 
-ilm::GPT tiny_gpt(int n_embd, bool bias, int vocab = 300) {
-  ilm::GPTConfig cfg;
+ilm::Transformer tiny_gpt(int n_embd, bool bias, int vocab = 300) {
+  ilm::Gpt2Spec cfg;
   cfg.n_layer = 2;
   cfg.n_head = 2;
   cfg.n_embd = n_embd;
   cfg.block_size = 16;
   cfg.vocab_size = vocab;
   cfg.bias = bias;
-  ilm::GPT model(cfg);
+  ilm::Transformer model(ilm::gpt2_config(cfg));
   model.init_weights(3);
   // Non-zero biases and gains, so that a mix-up shows.
   for (ilm::Param& p : model.params().params())
@@ -67,6 +66,25 @@ ilm::GPT tiny_gpt(int n_embd, bool bias, int vocab = 300) {
       for (int64_t i = 0; i < p.shape.numel(); ++i) v[i] = 0.01f * float(i % 17) - 0.05f;
     }
   return model;
+}
+
+// The Hugging Face GPT-2 tensors of `model` in llama.cpp's layout: Conv1D weights back to
+// (out, in), so q/k/v fused as [q; k; v] rows. By GGUF name.
+std::map<std::string, ilm::Tensor> gpt2_gguf_layout(const ilm::Transformer& model) {
+  std::map<std::string, ilm::Tensor> out;
+  for (const auto& [hf, t] : ilm::hf_state_dict(model)) {
+    const std::optional<ilm::GgufTensorMapping> m = ilm::gguf_tensor_mapping("gpt2", hf);
+    if (!m) continue;
+    if (m->transform == ilm::GgufTensorTransform::transpose) {
+      const int64_t R = t.shape()[0], C = t.shape()[1];
+      ilm::Tensor back = ilm::Tensor::zeros({C, R});
+      ilm::gguf_transpose(back.f32(), t.f32(), R, C);
+      out[m->name] = back;
+    } else {
+      out[m->name] = t;
+    }
+  }
+  return out;
 }
 
 bool has_note(const ilm::GgufExportReport& r, std::string_view part) {
@@ -79,12 +97,13 @@ bool has_note(const ilm::GgufExportReport& r, std::string_view part) {
 
 TEST(GgufExport, F32RoundTripsEveryWeight) {
   TempDir dir;
-  ilm::GPT model = tiny_gpt(64, true);
+  ilm::Transformer model = tiny_gpt(64, true);
   auto tok = tiny_tiktoken();
   ilm::GgufExportOptions opt;
   opt.matrix_type = GgmlType::f32;
   opt.name = "tiny";
-  const ilm::GgufExportReport r = ilm::export_gpt2_gguf(model, *tok, dir.path / "m.gguf", opt);
+  const ilm::GgufExportReport r =
+      ilm::export_transformer_gguf(model, tok.get(), dir.path / "m.gguf", opt);
   GgufFile f = GgufFile::open(dir.path / "m.gguf");
   EXPECT_EQ(r.bytes, fs::file_size(dir.path / "m.gguf"));
   EXPECT_EQ(r.tensors, f.tensors().size());
@@ -101,14 +120,24 @@ TEST(GgufExport, F32RoundTripsEveryWeight) {
 
   for (const std::string& name : ilm::gguf_required_tensors("gpt2", 2))
     EXPECT_TRUE(f.has_tensor(name)) << name;
-  for (const ilm::Param& p : model.params().params()) {
-    const std::string name = ilm::gguf_tensor_name("gpt2", p.name);
+  const std::map<std::string, ilm::Tensor> want_all = gpt2_gguf_layout(model);
+  EXPECT_EQ(want_all.size(), 4u + 2 * 12);  // every tensor, q/k/v fused
+  for (const auto& [name, want_t] : want_all) {
     const ilm::GgufTensorInfo& t = f.tensor(name);
-    EXPECT_EQ(t.shape, p.shape.to_vector()) << name;  // (out, in): ggml ne = [in, out]
+    EXPECT_EQ(t.shape, want_t.shape().to_vector()) << name;  // (out, in): ggml ne = [in, out]
     EXPECT_EQ(t.type, 0u) << name;
     const std::vector<float> back = f.read_f32(t);
-    const float* want = p.var->value.f32();
+    const float* want = want_t.f32();
     EXPECT_TRUE(std::equal(back.begin(), back.end(), want)) << name;
+  }
+  // q, k, v rows of layer 1 in that order.
+  const std::vector<float> qkv = f.read_f32("blk.1.attn_qkv.weight");
+  for (const char* part : {"q", "k", "v"}) {
+    const ilm::Param& p = model.params().get(std::string("layers.1.attn.") + part + ".weight");
+    const int64_t at = (part[0] == 'q' ? 0 : part[0] == 'k' ? 1 : 2) * p.shape.numel();
+    EXPECT_TRUE(
+        std::equal(p.var->value.f32(), p.var->value.f32() + p.shape.numel(), qkv.begin() + at))
+        << part;
   }
   EXPECT_EQ(f.tensor("blk.1.attn_qkv.weight").shape, (std::vector<int64_t>{192, 64}));
   EXPECT_EQ(f.read_f32("output.weight"), f.read_f32("token_embd.weight"));
@@ -116,9 +145,10 @@ TEST(GgufExport, F32RoundTripsEveryWeight) {
 
 TEST(GgufExport, TiktokenVocabularyAndMerges) {
   TempDir dir;
-  ilm::GPT model = tiny_gpt(64, true);
+  ilm::Transformer model = tiny_gpt(64, true);
   auto tok = tiny_tiktoken();
-  const ilm::GgufExportReport r = ilm::export_gpt2_gguf(model, *tok, dir.path / "m.gguf");
+  const ilm::GgufExportReport r =
+      ilm::export_transformer_gguf(model, tok.get(), dir.path / "m.gguf");
   GgufFile f = GgufFile::open(dir.path / "m.gguf");
   const auto& tokens = f.kv_as<std::vector<std::string>>("tokenizer.ggml.tokens");
   const auto& types = f.kv_as<std::vector<int32_t>>("tokenizer.ggml.token_type");
@@ -147,7 +177,7 @@ TEST(GgufExport, TiktokenVocabularyAndMerges) {
   EXPECT_EQ(f.tensor("token_embd.weight").type, 1u);
   EXPECT_EQ(f.tensor("position_embd.weight").type, 0u);
   EXPECT_EQ(f.tensor("blk.0.attn_norm.bias").type, 0u);
-  const ilm::Param& fc = model.params().get("h.0.mlp.c_fc.weight");
+  const ilm::Param& fc = model.params().get("layers.0.mlp.up.weight");
   const std::vector<float> back = f.read_f32("blk.0.ffn_up.weight");
   for (size_t i = 0; i < back.size(); ++i)
     ASSERT_EQ(back[i], ilm::f16_to_f32(ilm::f32_to_f16(fc.var->value.f32()[i]))) << i;
@@ -165,8 +195,8 @@ TEST(GgufExport, HuggingFaceBpeVocabulary) {
     const fs::path json = dir.path / ("tok_" + pattern + ".json");
     ilm::save_hf_tokenizer_json(bpe, json);
     auto tok = ilm::load_tokenizer(json);
-    ilm::GPT model = tiny_gpt(64, true, tok->vocab_size());
-    ilm::export_gpt2_gguf(model, *tok, dir.path / "m.gguf");
+    ilm::Transformer model = tiny_gpt(64, true, tok->vocab_size());
+    ilm::export_transformer_gguf(model, tok.get(), dir.path / "m.gguf");
     GgufFile f = GgufFile::open(dir.path / "m.gguf");
     EXPECT_EQ(f.kv_as<std::string>("tokenizer.ggml.pre"),
               pattern == "gpt2" ? "gpt-2" : "llama-bpe");
@@ -193,11 +223,11 @@ TEST(GgufExport, Q8_0WithinBoundAndFallbacks) {
   ilm::GgufExportOptions opt;
   opt.matrix_type = GgmlType::q8_0;
   {
-    ilm::GPT model = tiny_gpt(64, true);
-    ilm::export_gpt2_gguf(model, *tiny_tiktoken(), dir.path / "q.gguf", opt);
+    ilm::Transformer model = tiny_gpt(64, true);
+    ilm::export_transformer_gguf(model, tiny_tiktoken().get(), dir.path / "q.gguf", opt);
     GgufFile f = GgufFile::open(dir.path / "q.gguf");
     EXPECT_EQ(f.kv_as<uint32_t>("general.file_type"), 7u);
-    const ilm::Param& w = model.params().get("h.1.attn.c_proj.weight");
+    const ilm::Param& w = model.params().get("layers.1.attn.o.weight");
     const ilm::GgufTensorInfo& t = f.tensor("blk.1.attn_output.weight");
     EXPECT_EQ(t.type, 8u);
     const std::vector<float> back = f.read_f32(t);
@@ -212,8 +242,9 @@ TEST(GgufExport, Q8_0WithinBoundAndFallbacks) {
   {
     // C = 48: matrices with 48 columns cannot be Q8_0 and fall back to F16; ffn_down (192
     // columns) stays Q8_0.
-    ilm::GPT model = tiny_gpt(48, false);
-    const auto r = ilm::export_gpt2_gguf(model, *tiny_tiktoken(), dir.path / "q48.gguf", opt);
+    ilm::Transformer model = tiny_gpt(48, false);
+    const auto r =
+        ilm::export_transformer_gguf(model, tiny_tiktoken().get(), dir.path / "q48.gguf", opt);
     GgufFile f = GgufFile::open(dir.path / "q48.gguf");
     EXPECT_EQ(f.tensor("blk.0.attn_qkv.weight").type, 1u);
     EXPECT_EQ(f.tensor("blk.0.ffn_down.weight").type, 8u);
@@ -230,12 +261,14 @@ TEST(GgufExport, Q8_0WithinBoundAndFallbacks) {
 
 TEST(GgufExport, RefusesWhatLlamaCppCannotTake) {
   TempDir dir;
-  ilm::GPT model = tiny_gpt(64, true);
+  ilm::Transformer model = tiny_gpt(64, true);
   ilm::ByteTokenizer bytes;
-  std::string e = error_of([&] { ilm::export_gpt2_gguf(model, bytes, dir.path / "x.gguf"); });
-  EXPECT_NE(e.find("not a byte tokenizer"), std::string::npos) << e;
-  ilm::GPT small = tiny_gpt(64, true, 100);
-  e = error_of([&] { ilm::export_gpt2_gguf(small, *tiny_tiktoken(), dir.path / "x.gguf"); });
+  std::string e =
+      error_of([&] { ilm::export_transformer_gguf(model, &bytes, dir.path / "x.gguf"); });
+  EXPECT_NE(e.find("no tokenizer for a byte tokenizer"), std::string::npos) << e;
+  ilm::Transformer small = tiny_gpt(64, true, 100);
+  e = error_of(
+      [&] { ilm::export_transformer_gguf(small, tiny_tiktoken().get(), dir.path / "x.gguf"); });
   EXPECT_NE(e.find("260 tokens but the model's vocabulary only 100"), std::string::npos) << e;
   EXPECT_TRUE(fs::is_empty(dir.path));
 }
@@ -290,13 +323,13 @@ TEST(GgufExport, WritesLlamaCppReferenceCase) {
   ilm::save_hf_tokenizer_json(ilm::train_bpe(words, bo), json);
   auto tok = ilm::load_tokenizer(json);
 
-  ilm::GPTConfig cfg;
+  ilm::Gpt2Spec cfg;
   cfg.n_layer = 2;
   cfg.n_head = 2;
   cfg.n_embd = 64;
   cfg.block_size = 48;
   cfg.vocab_size = tok->vocab_size();
-  ilm::GPT model(cfg);
+  ilm::Transformer model(ilm::gpt2_config(cfg));
   model.init_weights(5);
   // Larger weights than GPT-2's init, so that next-token distributions are far from flat and
   // a greedy continuation is not decided by rounding.
@@ -310,7 +343,8 @@ TEST(GgufExport, WritesLlamaCppReferenceCase) {
     ilm::GgufExportOptions o;
     o.matrix_type = type;
     o.name = "ilm-reference";
-    ilm::export_gpt2_gguf(model, *tok, dir / (std::string("model-") + name + ".gguf"), o);
+    ilm::export_transformer_gguf(model, tok.get(), dir / (std::string("model-") + name + ".gguf"),
+                                 o);
   }
 
   nlohmann::json ref;
@@ -319,7 +353,7 @@ TEST(GgufExport, WritesLlamaCppReferenceCase) {
   ref["prompt"] = prompt;
   ref["prompt_ids"] = ids;
   const int V = cfg.vocab_size;
-  ilm::KVCache cache = model.make_cache();
+  ilm::TransformerKVCache cache = model.make_cache();
   ilm::Arena scratch;
   std::vector<float> logits(static_cast<size_t>(V));
   model.forward_cached(cache, ids.data(), int(ids.size()), logits.data(), scratch);

@@ -18,6 +18,7 @@
 #include "ilm/tokenizer/tiktoken.h"
 #include "ilm/train/checkpoint.h"
 #include "ilm/train/config.h"
+#include "legacy_gpt.h"
 #include "test_util.h"
 
 namespace fs = std::filesystem;
@@ -48,7 +49,8 @@ void write_text(const fs::path& p, const std::string& s) {
   f << s;
 }
 
-// A run folder in its simplest form: config.yaml, tokenizer.json (bytes), model.safetensors.
+// A run folder in its simplest form: config.yaml, tokenizer.json (bytes), model.safetensors in
+// the format of ilm's former GPT (legacy_gpt.h), which runs of before the Transformer have.
 void write_run(const fs::path& dir, bool bias, const std::string& activation = "gelu_tanh",
                const ilm::Tokenizer& tokenizer = ilm::ByteTokenizer()) {
   fs::create_directories(dir);
@@ -63,7 +65,7 @@ void write_run(const fs::path& dir, bool bias, const std::string& activation = "
   cfg.data.text = "text.txt";  // a run needs data; never read here
   write_text(dir / "config.yaml", ilm::run_config_to_yaml(cfg));
   ilm::save_tokenizer(tokenizer, dir / "tokenizer.json");
-  ilm::GPT model(cfg.model);
+  ilm::Transformer model(ilm::gpt2_config(cfg.model));
   model.init_weights(7);
   // Non-zero biases and gains, and larger weights, so that a mix-up changes the tokens.
   for (ilm::Param& p : model.params().params()) {
@@ -71,7 +73,7 @@ void write_run(const fs::path& dir, bool bias, const std::string& activation = "
     for (int64_t i = 0; i < p.var->value.numel(); ++i)
       v[i] = p.shape.ndim() == 1 ? 1.0f + 0.1f * float((i * 7 + 3) % 11 - 5) : v[i] * 8.0f;
   }
-  ilm::save_gpt2_safetensors(dir / "model.safetensors", model);
+  ilm::test::write_legacy_gpt_weights(dir / "model.safetensors", model);
 }
 
 }  // namespace
@@ -210,7 +212,7 @@ TEST(ModelInfo, RunFolderAndSafetensorsFile) {
   EXPECT_EQ(j["tokenizer"]["kind"], "byte");
   EXPECT_EQ(
       j["parameters"].get<int64_t>(),
-      ilm::GPT(ilm::load_run_config(dir.path / "run/config.yaml", {}).model).params().numel());
+      ilm::gpt2_config(ilm::load_run_config(dir.path / "run/config.yaml", {}).model).num_params());
   const nlohmann::json s = ilm::model_info(dir.path / "run/model.safetensors");
   EXPECT_EQ(s["format"], "safetensors");
   EXPECT_EQ(s["tensors"][0]["name"], "wte.weight");

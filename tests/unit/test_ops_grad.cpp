@@ -9,7 +9,7 @@
 #include "ilm/core/threads.h"
 #include "ilm/kernels/alibi.h"
 #include "ilm/kernels/cpu/kernels.h"
-#include "ilm/models/gpt.h"
+#include "ilm/models/recipes.h"
 #include "test_util.h"
 
 using namespace ilm;
@@ -197,14 +197,14 @@ TEST(OpsGrad, CrossEntropyValue) {
 }
 
 TEST(OpsGrad, TinyGPTEndToEnd) {
-  GPTConfig cfg;
+  Gpt2Spec cfg;
   cfg.n_layer = 2;
   cfg.n_head = 2;
   cfg.n_embd = 12;
   cfg.block_size = 8;
   cfg.vocab_size = 11;
   cfg.bias = true;
-  GPT gpt(cfg);
+  Transformer gpt(gpt2_config(cfg));  // q, k, v through one fused matmul
   gpt.init_weights(3);
   // Larger weights than GPT-2's init, so every path carries a visible gradient.
   Rng rng(11);

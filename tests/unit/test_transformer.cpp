@@ -1,15 +1,17 @@
-// The Transformer with switches: GPT-2 through it equals the GPT model already checked
-// against PyTorch; every family's recipe round-trips its weights; the KV cache equals the
-// full forward; gradients of whole small models against finite differences; errors name
-// the tensors. (Each family against its PyTorch reference: test_families_reference.cpp.)
+// The Transformer with switches: GPT-2's fused q/k/v matmul equals the three separate ones
+// (test_gpt_reference checks GPT-2 against PyTorch); every family's recipe round-trips its weights;
+// the KV cache equals the full forward; gradients of whole small models against finite differences;
+// errors name the tensors. (Each family against its PyTorch reference:
+// test_families_reference.cpp.)
 #include "ilm/models/transformer.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
+#include <map>
 
 #include "ilm/io/safetensors.h"
-#include "ilm/models/gpt.h"
 #include "ilm/models/recipes.h"
 #include "ilm/train/checkpoint.h"
 #include "test_util.h"
@@ -83,31 +85,77 @@ std::vector<TransformerConfig> family_configs() {
   return cs;
 }
 
-TEST(Transformer, Gpt2ThroughTheSwitchesEqualsTheGptModel) {
-  GPTConfig gc;
-  gc.n_layer = 2, gc.n_head = 3, gc.n_embd = 24, gc.block_size = 16, gc.vocab_size = 61;
-  GPT gpt(gc);
-  gpt.init_weights(3);
-  perturb(gpt.params(), 4, 0.1f);
-  test::TempDir dir;
-  save_gpt2_safetensors(dir.path / "model.safetensors", gpt);
-  SafetensorsFile st = SafetensorsFile::open(dir.path / "model.safetensors");
-  std::vector<std::string> names;
-  for (const auto& t : st.tensors()) names.push_back(t.name);
+// GPT-2's q, k and v lie back to back, and attention runs one (3C, C) matmul over them; a
+// sliding window wider than the context changes nothing but takes the path of three matmuls
+// and grouped attention. Logits and every gradient agree, with and without biases, and the
+// gpt2_config of a run's model.* keys is the recipe's GPT-2.
+TEST(Transformer, Gpt2FusedQkvEqualsThreeMatmuls) {
+  // C = 24 with biases: the 24-float biases are padded to 32 in the ParamStore, so they are not
+  // back to back and attention falls back to three matmuls.
+  for (auto [C, bias] : {std::pair{32, true}, std::pair{32, false}, std::pair{24, true}}) {
+    SCOPED_TRACE(fmt::format("C {} bias {}", C, bias));
+    Gpt2Spec spec;
+    spec.n_layer = 2, spec.n_head = C == 24 ? 3 : 4, spec.n_embd = C, spec.block_size = 16,
+    spec.vocab_size = 61;
+    spec.bias = bias;
+    const TransformerConfig fused_cfg = gpt2_config(spec);
+    TransformerConfig split_cfg = fused_cfg;
+    split_cfg.sliding_window = 64;
+    Transformer fused(fused_cfg), split(split_cfg);
+    const ParamStore& ps = fused.params();
+    const float* q = ps.get("layers.1.attn.q.weight").var->value.f32();
+    EXPECT_EQ(ps.get("layers.1.attn.v.weight").var->value.f32(), q + 2 * C * C);
+    if (bias) {
+      const float* qb = ps.get("layers.1.attn.q.bias").var->value.f32();
+      EXPECT_EQ(ps.get("layers.1.attn.k.bias").var->value.f32() == qb + C, C % 16 == 0);
+    }
+    fused.init_weights(3);
+    perturb(fused.params(), 4, 0.1f);
+    ASSERT_EQ(fused.params().numel(), split.params().numel());
+    std::copy_n(fused.params().values(), fused.params().numel(), split.params().values());
+    if (bias && C == 24) {  // the family config of GPT-2 above
+      EXPECT_EQ(config_from_hf(hf_config_from(family_configs()[0]), "test").num_params(),
+                fused_cfg.num_params());
+      EXPECT_EQ(hf_config_from(fused_cfg).dump(), hf_config_from(family_configs()[0]).dump());
+    } else if (!bias) {
+      EXPECT_EQ(hf_config_from(fused_cfg)["bias"], false);
+      EXPECT_FALSE(config_from_hf(hf_config_from(fused_cfg), "test").norm_bias);
+      // Written with zero biases, which load back; a nonzero one is refused by name.
+      std::vector<std::pair<std::string, Tensor>> sd = hf_state_dict(fused);
+      std::map<std::string, Tensor> by_name(sd.begin(), sd.end());
+      ASSERT_TRUE(by_name.count("transformer.h.1.mlp.c_fc.bias"));
+      std::vector<std::string> names;
+      for (const auto& [n, t] : sd) names.push_back(n);
+      auto get = [&](const std::string& n) -> std::optional<Tensor> { return by_name.at(n); };
+      Transformer back(fused_cfg);
+      load_hf_weights(back, names, get);
+      EXPECT_EQ(0, std::memcmp(back.params().values(), fused.params().values(),
+                               size_t(fused.params().numel()) * 4));
+      by_name["transformer.h.1.mlp.c_fc.bias"].f32()[3] = 0.5f;
+      const std::string e = test::error_of([&] { load_hf_weights(back, names, get); });
+      EXPECT_NE(e.find("transformer.h.1.mlp.c_fc.bias: nonzero"), std::string::npos) << e;
+    }
 
-  Transformer m(family_configs()[0]);
-  load_hf_weights(m, names, [&](const std::string& n) -> std::optional<Tensor> { return st.get(n, DType::f32); });
-
-  std::vector<int32_t> ids = {1, 5, 60, 7, 7, 0, 33, 12, 9, 3, 40, 2, 8, 8, 1, 59};
-  Tensor x = ids_tensor(ids, 2);
-  Tape t;
-  NoGrad ng(t);
-  Rng r(0);
-  Var want = gpt.forward(t, x, false, r);
-  std::vector<float> got = logits_of(m, x);
-  ASSERT_EQ(got.size(), size_t(want->value.numel()));
-  for (size_t i = 0; i < got.size(); ++i)
-    ASSERT_NEAR(got[i], want->value.f32()[i], 1e-5f * (1 + std::fabs(got[i]))) << i;
+    std::vector<int32_t> ids = {1, 5, 60, 7, 7, 0, 33, 12, 9, 3, 40, 2, 8, 8, 1, 59};
+    Tensor x = ids_tensor(ids, 2),
+           y = ids_tensor({5, 60, 7, 7, 0, 33, 12, 9, 3, 40, 2, 8, 8, 1, 59, 4}, 2);
+    std::vector<float> grads[2], logits[2];
+    Transformer* models[2] = {&fused, &split};
+    for (int k = 0; k < 2; ++k) {
+      Tape t;
+      Rng r(0);
+      Var out = models[k]->forward(t, x, true, r);
+      logits[k].assign(out->value.f32(), out->value.f32() + out->value.numel());
+      models[k]->params().zero_grad();
+      t.backward(cross_entropy(t, out, y));
+      grads[k].assign(models[k]->params().grads(),
+                      models[k]->params().grads() + models[k]->params().numel());
+    }
+    for (size_t i = 0; i < logits[0].size(); ++i)
+      ASSERT_NEAR(logits[0][i], logits[1][i], 1e-5f * (1 + std::fabs(logits[1][i]))) << i;
+    for (size_t i = 0; i < grads[0].size(); ++i)
+      ASSERT_NEAR(grads[0][i], grads[1][i], 1e-5f * (1 + std::fabs(grads[1][i]))) << i;
+  }
 }
 
 TEST(Transformer, EveryRecipeRoundTripsItsWeights) {

@@ -96,40 +96,6 @@ class StagedFolder {
   bool done_ = false;
 };
 
-// GPT-2 biases a run without biases lacks, as zeros of their shape (our GPT's names).
-std::optional<Tensor> zero_gpt2_bias(const std::string& name, const GPTConfig& c) {
-  auto ends = [&](std::string_view s) { return name.size() >= s.size() && name.ends_with(s); };
-  const int64_t C = c.n_embd;
-  if (ends("attn.c_attn.bias")) return Tensor::zeros(Shape{3 * C});
-  if (ends("mlp.c_fc.bias")) return Tensor::zeros(Shape{4 * C});
-  if (ends(".bias")) return Tensor::zeros(Shape{C});
-  return std::nullopt;
-}
-
-std::vector<std::string> gpt2_bias_names(const GPTConfig& c) {
-  std::vector<std::string> names;
-  for (int l = 0; l < c.n_layer; ++l)
-    for (const char* s : {"ln_1.bias", "attn.c_attn.bias", "attn.c_proj.bias", "ln_2.bias",
-                          "mlp.c_fc.bias", "mlp.c_proj.bias"})
-      names.push_back(fmt::format("h.{}.{}", l, s));
-  names.push_back("ln_f.bias");
-  return names;
-}
-
-// The Hugging Face GPT-2 config.json of a run's GPTConfig.
-json gpt2_hf_config(const GPTConfig& m) {
-  return {{"architectures", {"GPT2LMHeadModel"}},
-          {"model_type", "gpt2"},
-          {"n_layer", m.n_layer},
-          {"n_head", m.n_head},
-          {"n_embd", m.n_embd},
-          {"n_positions", m.block_size},
-          {"n_ctx", m.block_size},
-          {"vocab_size", m.vocab_size},
-          {"activation_function", m.activation == "gelu" ? "gelu" : "gelu_new"},
-          {"layer_norm_epsilon", 1e-5}};
-}
-
 void write_json(const fs::path& p, const json& j) {
   write_file_atomic(p, j.dump(2) + "\n");
 }
@@ -193,25 +159,13 @@ ConvertReport run_to_hf(const fs::path& in, const fs::path& out, uint64_t max_sh
             files.root.string());
   std::unique_ptr<Tokenizer> tok = load_tokenizer(files.root / "tokenizer.json");
   if (cfg.model.vocab_size == 0) cfg.model.vocab_size = tok->vocab_size();
-  const GPTConfig& m = cfg.model;
-  json hf_cfg = gpt2_hf_config(m);
-  Transformer model(config_from_hf(hf_cfg, (files.root / "config.yaml").string()));
-
-  SafetensorsIndex st = SafetensorsIndex::open(files.weights);
-  std::vector<std::string> names = st.names();
-  if (!m.bias) {
-    for (const std::string& b : gpt2_bias_names(m))
-      if (!st.has(b)) names.push_back(b);
+  const Gpt2Spec& m = cfg.model;
+  std::unique_ptr<Transformer> loaded = load_run_gpt2(cfg, files.weights);
+  const Transformer& model = *loaded;
+  if (!m.bias)
     rep.notes.push_back(
         "the run has no biases (model.bias: false); Hugging Face GPT-2 always has them: written as "
-        "zeros, "
-        "which computes the same");
-  }
-  load_hf_weights(model, names, [&](const std::string& name) -> std::optional<Tensor> {
-    if (st.has(name)) return st.get(name, DType::f32);
-    if (!m.bias) return zero_gpt2_bias(name, m);
-    return std::nullopt;
-  });
+        "zeros, which computes the same (config.json says \"bias\": false for ilm)");
 
   StagedFolder stage(out);
   json config = hf_config_from(model.config());
@@ -288,7 +242,7 @@ ConvertReport convert_to_gguf(const fs::path& in, const fs::path& out, GgmlType 
   }
   if (format == ModelFormat::run && hf_folder.empty()) {
     LoadedModel m = load_model(in);
-    r = export_gpt2_gguf(*m.model, *m.tokenizer, out, opt);
+    r = export_transformer_gguf(*m.transformer, m.tokenizer.get(), out, opt);
   } else if (!hf_folder.empty()) {
     // Any family: the Transformer the folder describes, with its tokenizer.
     HfModel hf = load_hf_folder(hf_folder);

@@ -11,8 +11,7 @@ namespace ilm {
 
 namespace {
 
-// A model with its KV cache: GPT (KVCache) or Transformer (TransformerKVCache). The cache's
-// second dimension is the positions it holds.
+// A model with its KV cache. The cache's second dimension is the positions it holds.
 template <typename Model, typename Cache>
 class CachedLM final : public CausalLM {
  public:
@@ -38,10 +37,6 @@ class CachedLM final : public CausalLM {
 constexpr int kMaxDecodeContext = 8192;
 
 }  // namespace
-
-std::unique_ptr<CausalLM> causal_lm_of(GPT& model) {
-  return std::make_unique<CachedLM<GPT, KVCache>>(model, model.make_cache());
-}
 
 std::unique_ptr<CausalLM> causal_lm_of(const Transformer& model) {
   const TransformerConfig& c = model.config();
@@ -134,13 +129,6 @@ GenerateStats generate(CausalLM& model, const Tokenizer& tok, std::string_view p
   std::string rest = decoder.flush();
   if (!rest.empty()) on_text(rest);
   return st;
-}
-
-GenerateStats generate(GPT& model, const Tokenizer& tok, std::string_view prompt,
-                       const GenerateOptions& opt,
-                       const std::function<void(std::string_view)>& on_text) {
-  std::unique_ptr<CausalLM> lm = causal_lm_of(model);
-  return generate(*lm, tok, prompt, opt, on_text);
 }
 
 }  // namespace ilm

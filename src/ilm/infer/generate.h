@@ -1,5 +1,5 @@
 // Text generation, streamed as it goes, from any causal LM that gives next-token logits with
-// a KV cache: ilm's GPT (run folders) or the Transformer of a Hugging Face folder.
+// a KV cache: the Transformer of a run folder or of a Hugging Face folder.
 #pragma once
 
 #include <cstdint>
@@ -11,7 +11,6 @@
 #include <vector>
 
 #include "ilm/infer/sampling.h"
-#include "ilm/models/gpt.h"
 #include "ilm/models/transformer.h"
 #include "ilm/tokenizer/tokenizer.h"
 
@@ -30,9 +29,8 @@ class CausalLM {
   virtual void feed(const int32_t* ids, int n, float* logits) = 0;
 };
 
-// The model must outlive the returned object.
-std::unique_ptr<CausalLM> causal_lm_of(GPT& model);
-// Throws unless the model has a causal LM head (BERT cannot generate).
+// The model must outlive the returned object. Throws unless the model has a causal LM head
+// (BERT cannot generate).
 std::unique_ptr<CausalLM> causal_lm_of(const Transformer& model);
 
 struct GenerateOptions {
@@ -70,9 +68,6 @@ GenerateStats generate_ids(CausalLM& model, std::vector<int32_t> prompt, const G
 // Generates after `prompt`, calling on_text with each complete piece of UTF-8 text
 // as it is produced. An empty prompt starts from the end-of-text token (or a newline).
 GenerateStats generate(CausalLM& model, const Tokenizer& tok, std::string_view prompt,
-                       const GenerateOptions& opt,
-                       const std::function<void(std::string_view)>& on_text);
-GenerateStats generate(GPT& model, const Tokenizer& tok, std::string_view prompt,
                        const GenerateOptions& opt,
                        const std::function<void(std::string_view)>& on_text);
 

@@ -2,6 +2,7 @@
 
 #include "ilm/core/error.h"
 #include "ilm/io/gguf.h"
+#include "ilm/io/safetensors_index.h"
 #include "ilm/models/recipes.h"
 #include "ilm/train/checkpoint.h"
 #include "ilm/train/config.h"
@@ -59,7 +60,8 @@ RunFiles find_run_files(const fs::path& path) {
   }
   ILM_CHECK(fs::exists(r.root / "config.yaml"), "{}: no config.yaml beside the weights",
             r.root.string());
-  if (fs::exists(r.weights.parent_path() / "config.json"))
+  if (fs::exists(r.weights.parent_path() / "config.json") &&
+      !load_run_config(r.root / "config.yaml", {}).init.empty())
     r.hf_checkpoint = r.weights.parent_path();
   return r;
 }
@@ -85,8 +87,7 @@ LoadedModel load_model(const fs::path& path, ParamStorage storage) {
                 files.root.string());
       m.tokenizer = load_tokenizer(files.root / "tokenizer.json");
       if (cfg.model.vocab_size == 0) cfg.model.vocab_size = m.tokenizer->vocab_size();
-      m.model = std::make_unique<GPT>(cfg.model);
-      load_gpt2_safetensors(files.weights, *m.model);
+      m.transformer = load_run_gpt2(cfg, files.weights, storage);
       m.weights = files.weights;
       return m;
     }
@@ -115,7 +116,6 @@ LoadedModel load_model(const fs::path& path, ParamStorage storage) {
 }
 
 std::unique_ptr<CausalLM> LoadedModel::causal_lm() {
-  if (model) return causal_lm_of(*model);
   if (transformer) {
     try {
       return causal_lm_of(*transformer);
@@ -127,6 +127,21 @@ std::unique_ptr<CausalLM> LoadedModel::causal_lm() {
       "{}: a GGUF file is read for `ilm info` only; generate from the run or Hugging Face folder "
       "it came from",
       weights.string());
+}
+
+std::unique_ptr<Transformer> load_run_gpt2(const RunConfig& cfg, const fs::path& weights,
+                                           ParamStorage storage) {
+  auto model = std::make_unique<Transformer>(gpt2_config(cfg.model), storage);
+  const SafetensorsIndex st = SafetensorsIndex::open(weights);
+  try {
+    load_hf_weights(*model, st.names(), [&](const std::string& name) -> std::optional<Tensor> {
+      if (!st.has(name)) return std::nullopt;
+      return st.get(name, DType::f32);
+    });
+  } catch (const Error& e) {
+    throw e.with_context(weights.string());
+  }
+  return model;
 }
 
 }  // namespace ilm

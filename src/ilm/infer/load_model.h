@@ -1,5 +1,5 @@
-// What `--model PATH` names, loaded for inference: a run folder of `ilm train` (ilm's GPT), a
-// Hugging Face model folder (the Transformer of its recipe), or a GGUF file (read for
+// What `--model PATH` names, loaded for inference: a run folder of `ilm train`, a Hugging Face
+// model folder (the Transformer of its recipe), or a GGUF file (read for
 // `ilm info` only). `ilm generate`, `ilm info` and `ilm convert` share it.
 #pragma once
 
@@ -9,9 +9,9 @@
 #include <string>
 
 #include "ilm/infer/generate.h"
-#include "ilm/models/gpt.h"
 #include "ilm/models/transformer.h"
 #include "ilm/tokenizer/tokenizer.h"
+#include "ilm/train/config.h"
 
 namespace ilm {
 
@@ -30,8 +30,7 @@ ModelFormat detect_model_format(const std::filesystem::path& path);
 // A model ready for inference with its tokenizer.
 struct LoadedModel {
   ModelFormat format = ModelFormat::run;
-  std::unique_ptr<GPT> model;                // run folders
-  std::unique_ptr<Transformer> transformer;  // Hugging Face folders
+  std::unique_ptr<Transformer> transformer;  // null for a GGUF file
   std::unique_ptr<Tokenizer> tokenizer;      // null when the folder has none
   std::filesystem::path weights;             // the file (run) or folder (hf) the weights came from
   nlohmann::json hf_config;                  // config.json of a Hugging Face folder
@@ -41,14 +40,15 @@ struct LoadedModel {
   std::unique_ptr<CausalLM> causal_lm();
 };
 
-// Run folders: their latest checkpoint (ilm's GPT, or the Transformer of a model.init run,
-// whose checkpoints are Hugging Face folders), with the run's tokenizer.json; a checkpoint
+// Run folders: their latest checkpoint (a GPT-2 built from the run's config.yaml, or for a
+// model.init run the Hugging Face folder it is), with the run's tokenizer.json; a checkpoint
 // folder; or a folder holding config.yaml, tokenizer.json and model.safetensors. Hugging Face
 // folders: load_hf_folder (errors list missing, unexpected and mis-shaped weights). A .gguf file:
 // validated, nothing loaded. `storage` applies to the Transformer of Hugging Face folders and
 // model.init runs: mapped keeps f32 weights as read-only views of the files (for generation and
 // serving; no gradients), owned (the default) copies them (convert, anything that writes).
-// Run folders of ilm's GPT are always owned.
+// Runs trained from scratch (GPT-2) map as GPT-2 folders do: all but the Conv1D-transposed
+// matrices.
 LoadedModel load_model(const std::filesystem::path& path,
                        ParamStorage storage = ParamStorage::owned);
 
@@ -57,9 +57,18 @@ LoadedModel load_model(const std::filesystem::path& path,
 struct RunFiles {
   std::filesystem::path weights, root;
   // Runs of a Hugging Face family (model.init): the checkpoint folder is a Hugging Face folder
-  // (config.json beside the weights); empty for ilm's GPT.
+  // (config.json beside the weights) that describes the model; empty for runs from scratch,
+  // whose model is the run config's GPT-2 (their checkpoints are Hugging Face folders too,
+  // except those written before the Transformer, which have no config.json).
   std::filesystem::path hf_checkpoint;
 };
 RunFiles find_run_files(const std::filesystem::path& path);
+
+// The GPT-2 of a run from scratch, from its config.yaml (`cfg`, vocab_size filled in), with the
+// weights of `weights` (model.safetensors of a checkpoint, in either checkpoint format).
+// `storage` as for load_model. Throws naming the file and every mismatched tensor.
+std::unique_ptr<Transformer> load_run_gpt2(const RunConfig& cfg,
+                                           const std::filesystem::path& weights,
+                                           ParamStorage storage = ParamStorage::owned);
 
 }  // namespace ilm

@@ -166,7 +166,7 @@ json run_info(const fs::path& path) {
   RunConfig cfg = load_run_config(files.root / "config.yaml", {});
   if (cfg.model.vocab_size == 0 && j["tokenizer"].is_object())
     cfg.model.vocab_size = j["tokenizer"]["vocab_size"].get<int>();
-  const GPTConfig& m = cfg.model;
+  const Gpt2Spec& m = cfg.model;
   j["architecture"] = "gpt2";
   j["layers"] = m.n_layer;
   j["heads"] = m.n_head;
@@ -175,7 +175,7 @@ json run_info(const fs::path& path) {
   j["vocab_size"] = m.vocab_size;
   j["bias"] = m.bias;
   j["activation"] = m.activation;
-  j["parameters"] = m.num_params();
+  j["parameters"] = gpt2_config(m).num_params();
   j["weights"] = weights_info(SafetensorsIndex::open(files.weights));
   return j;
 }
@@ -286,7 +286,7 @@ std::string format_model_info(const json& j) {
   }
   if (format == "run" && !j.contains("recipe")) {
     line("format", "ilm run folder");
-    line("architecture", "gpt2 (ilm GPT)");
+    line("architecture", "gpt2 (ilm train)");
     line("layers", scalar(j["layers"]));
     line("heads", scalar(j["heads"]));
     line("width", scalar(j["width"]));

@@ -1,6 +1,6 @@
 // `ilm info PATH`: what a model is, read without loading its weights. A Hugging Face folder:
 // architecture, recipe, sizes, positions, norm, parameter count, the weights' dtypes, bytes and
-// shards, and the tokenizer; a run folder: its GPT config, step, parameters and tokenizer; a
+// shards, and the tokenizer; a run folder: its model config, step, parameters and tokenizer; a
 // .gguf: its keys and tensors; a .safetensors: its tensors.
 #pragma once
 

@@ -1,4 +1,4 @@
-// GGUF export of ilm's GPT and of the Transformer families with their tokenizers (see
+// GGUF export of the Transformer families with their tokenizers (see
 // gguf_export.h).
 #include "ilm/io/gguf_export.h"
 
@@ -14,7 +14,6 @@
 
 #include "ilm/core/error.h"
 #include "ilm/io/gguf_arch.h"
-#include "ilm/models/gpt.h"
 #include "ilm/models/recipes.h"
 #include "ilm/models/transformer.h"
 #include "ilm/tokenizer/bpe_trainer.h"
@@ -221,81 +220,6 @@ void add_gguf_bpe_tokenizer(GgufWriter& writer, const Tokenizer& tokenizer, int3
   }
   writer.add_kv("tokenizer.ggml.add_bos_token", false);
   writer.add_kv("tokenizer.ggml.add_eos_token", false);
-}
-
-GgufExportReport export_gpt2_gguf(const GPT& model, const Tokenizer& tokenizer, const fs::path& out,
-                                  const GgufExportOptions& options) {
-  const GPTConfig& cfg = model.config();
-  const GgmlType mtype = options.matrix_type;
-  ILM_CHECK(mtype == GgmlType::f32 || mtype == GgmlType::f16 || mtype == GgmlType::q8_0,
-            "GGUF export writes matrices as F32, F16 or Q8_0, not {}",
-            ggml_type_name(uint32_t(mtype)));
-  GgufExportReport report;
-  if (cfg.activation != "gelu_tanh")
-    report.notes.push_back(fmt::format(
-        "the model uses activation {}; llama.cpp's gpt2 runs GELU's tanh approximation, so its "
-        "outputs differ slightly from ilm's",
-        cfg.activation));
-
-  GgufWriter w;
-  w.add_kv("general.architecture", "gpt2");
-  if (!options.name.empty()) w.add_kv("general.name", options.name);
-  w.add_kv("general.file_type", gguf_file_type_of(mtype));
-  w.add_kv("general.quantization_version", uint32_t{2});
-  w.add_kv("gpt2.context_length", uint32_t(cfg.block_size));
-  w.add_kv("gpt2.embedding_length", uint32_t(cfg.n_embd));
-  w.add_kv("gpt2.feed_forward_length", uint32_t(4 * cfg.n_embd));
-  w.add_kv("gpt2.block_count", uint32_t(cfg.n_layer));
-  w.add_kv("gpt2.attention.head_count", uint32_t(cfg.n_head));
-  w.add_kv("gpt2.attention.layer_norm_epsilon", 1e-5f);  // ilm's LayerNorm eps
-  add_gguf_bpe_tokenizer(w, tokenizer, cfg.vocab_size, &report.notes);
-
-  auto type_for = [&](const std::string& name, const Shape& shape) {
-    if (shape.ndim() == 1 || name == "position_embd.weight") return GgmlType::f32;
-    if (mtype == GgmlType::q8_0 && shape.last() % 32 != 0) {
-      report.notes.push_back(
-          fmt::format("{} {}: rows are not a multiple of 32, stored as F16 "
-                      "instead of Q8_0",
-                      name, shape.to_string()));
-      return GgmlType::f16;
-    }
-    return mtype;
-  };
-  // ilm's parameters have Hugging Face GPT-2's names but torch.nn.Linear's (out, in) layout,
-  // which is what ggml wants: the names map, nothing is transposed.
-  std::set<std::string> written;
-  std::map<std::string, int64_t> rows_of;  // gguf weight name -> its outermost dimension
-  for (const Param& p : model.params().params()) {
-    const std::string name = gguf_tensor_name("gpt2", p.name);
-    ILM_CHECK(!name.empty(), "parameter {} has no place in a GGUF gpt2 file", p.name);
-    w.add_tensor(name, p.var->value, type_for(name, p.shape));
-    written.insert(name);
-    rows_of[name] = p.shape[0];
-  }
-  // llama.cpp's gpt2 has biases everywhere; a model trained without them gets zeros.
-  int zero_biases = 0;
-  for (const std::string& name : gguf_required_tensors("gpt2", cfg.n_layer)) {
-    if (written.count(name)) continue;
-    ILM_CHECK(name.ends_with(".bias"), "the model has no tensor for GGUF {}", name);
-    const std::string weight = name.substr(0, name.size() - 5) + ".weight";
-    ILM_CHECK(rows_of.count(weight), "the model has no tensor for GGUF {}", weight);
-    auto zeros = std::make_shared<std::vector<float>>(static_cast<size_t>(rows_of[weight]), 0.0f);
-    w.add_tensor(name, {rows_of[weight]}, GgmlType::f32, zeros->data(), zeros);
-    ++zero_biases;
-  }
-  if (zero_biases)
-    report.notes.push_back(
-        fmt::format("the model has no biases: {} zero bias vectors written, "
-                    "as llama.cpp's gpt2 expects them",
-                    zero_biases));
-  if (options.write_output_copy) {
-    const Param& wte = model.params().get("wte.weight");
-    w.add_tensor("output.weight", wte.var->value, type_for("output.weight", wte.shape));
-  }
-  w.write(out);
-  report.tensors = w.tensor_count();
-  report.bytes = fs::file_size(out);
-  return report;
 }
 
 }  // namespace ilm
@@ -679,8 +603,11 @@ GgufExportReport export_transformer_gguf(const Transformer& model, const Tokeniz
     }
     add(m->name, std::move(shape), std::move(data));
   }
-  // llama.cpp's gpt2 and bert have biases everywhere; a model without them gets zeros.
+  // llama.cpp's gpt2 and bert have biases everywhere; a model without them gets zeros
+  // (a GPT-2 without biases has them already, from hf_state_dict).
   int zero_biases = 0;
+  if (garch == "gpt2" && !c.qkv_bias)
+    for (const std::string& name : written) zero_biases += name.ends_with(".bias");
   for (const std::string& name : gguf_required_tensors(garch, c.n_layer)) {
     if (written.count(name)) continue;
     ILM_CHECK(name.ends_with(".bias"), "the model has no tensor for GGUF {}", name);

@@ -1,5 +1,5 @@
-// Exporting an ilm model to GGUF for llama.cpp: ilm's GPT as "gpt2", and the Transformer
-// families (GPT-2, LLaMA 1/2/3, Mistral, Falcon, BERT) as llama.cpp's gpt2, llama, falcon and
+// Exporting an ilm model to GGUF for llama.cpp: the Transformer families (GPT-2, ilm's own
+// runs included; LLaMA 1/2/3, Mistral, Falcon, BERT) as llama.cpp's gpt2, llama, falcon and
 // bert architectures, with their tokenizers (docs/gguf.md).
 #pragma once
 
@@ -12,7 +12,6 @@
 
 namespace ilm {
 
-class GPT;
 class Tokenizer;
 class Transformer;
 
@@ -62,12 +61,6 @@ ByteLevelBpeVocab byte_level_bpe_vocab(const Tokenizer& tokenizer,
 // token list matches the embedding's rows. Other tokenizers are an error naming their kind.
 void add_gguf_bpe_tokenizer(GgufWriter& writer, const Tokenizer& tokenizer, int32_t n_vocab,
                             std::vector<std::string>* notes = nullptr);
-
-// Writes `model` (ilm's GPT, GPT-2's layout) and its tokenizer as a GGUF v3 file of
-// architecture "gpt2". Atomic: a failure leaves no file.
-GgufExportReport export_gpt2_gguf(const GPT& model, const Tokenizer& tokenizer,
-                                  const std::filesystem::path& out,
-                                  const GgufExportOptions& options = {});
 
 // The tokenizer.ggml.* metadata of a SentencePiece model (tokenizer.ggml.model "llama"):
 // pieces, scores and types (normal, unknown, control, user defined, unused, byte), the

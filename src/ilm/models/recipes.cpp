@@ -160,6 +160,35 @@ const std::vector<std::string>& supported_hf_architectures() {
   return names;
 }
 
+void Gpt2Spec::validate() const {
+  ILM_CHECK(n_layer >= 1, "model.n_layer must be at least 1, got {}", n_layer);
+  ILM_CHECK(n_head >= 1, "model.n_head must be at least 1, got {}", n_head);
+  ILM_CHECK(n_embd >= 1, "model.n_embd must be at least 1, got {}", n_embd);
+  ILM_CHECK(n_embd % n_head == 0, "model.n_embd ({}) must be divisible by model.n_head ({})",
+            n_embd, n_head);
+  ILM_CHECK(block_size >= 1, "model.block_size must be at least 1, got {}", block_size);
+  ILM_CHECK(vocab_size >= 1, "model.vocab_size must be at least 1, got {}", vocab_size);
+  ILM_CHECK(dropout >= 0.0f && dropout < 1.0f, "model.dropout must be in [0, 1), got {}", dropout);
+  ILM_CHECK(activation == "gelu_tanh" || activation == "gelu",
+            "model.activation must be 'gelu_tanh' or 'gelu', got '{}'", activation);
+}
+
+TransformerConfig gpt2_config(const Gpt2Spec& spec) {
+  spec.validate();
+  TransformerConfig c;
+  c.arch = "gpt2";
+  c.n_layer = spec.n_layer;
+  c.n_head = spec.n_head;
+  c.n_embd = spec.n_embd;
+  c.max_positions = spec.block_size;
+  c.vocab_size = spec.vocab_size;
+  c.fused_qkv = "concat";
+  c.qkv_bias = c.attn_out_bias = c.mlp_bias = c.norm_bias = spec.bias;
+  c.mlp = spec.activation == "gelu" ? MlpKind::gelu : MlpKind::gelu_tanh;
+  c.dropout = spec.dropout;
+  return c;
+}
+
 TransformerConfig config_from_hf(const json& j, const std::string& source) {
   if (!j.is_object()) fail("{}: config.json must be an object", source);
   const std::string architecture = architecture_of(j, source);
@@ -177,6 +206,8 @@ TransformerConfig config_from_hf(const json& j, const std::string& source) {
     c.fused_qkv = "concat";
     c.intermediate = f.i("n_inner", 0);
     c.norm_eps = static_cast<float>(f.f("layer_norm_epsilon", 1e-5));
+    // Not GPT2Config's: ilm writes "bias": false for a GPT-2 trained without biases.
+    c.qkv_bias = c.attn_out_bias = c.mlp_bias = c.norm_bias = f.b("bias", true);
     const std::string act = f.s("activation_function", "gelu_new");
     if (act == "gelu_new" || act == "gelu_pytorch_tanh") {
       c.mlp = MlpKind::gelu_tanh;
@@ -321,6 +352,7 @@ json hf_config_from(const TransformerConfig& c) {
     j["n_inner"] = c.intermediate > 0 ? json(c.intermediate) : json(nullptr);
     j["layer_norm_epsilon"] = written(c.norm_eps);
     j["activation_function"] = c.mlp == MlpKind::gelu ? "gelu" : "gelu_new";
+    if (!c.qkv_bias) j["bias"] = false;
   } else if (c.arch == "llama" || c.arch == "mistral") {
     j["architectures"] = {c.arch == "llama" ? "LlamaForCausalLM" : "MistralForCausalLM"};
     j["model_type"] = c.arch;
@@ -501,6 +533,8 @@ bool hf_weight_ignorable(const TransformerConfig& c, const std::string& name) {
       ends("position_ids"))
     return true;
   if (c.tie_embeddings && name == "lm_head.weight") return true;
+  // A GPT-2 without biases: the zeros hf_state_dict writes.
+  if (c.arch == "gpt2" && !c.qkv_bias && ends(".bias")) return true;
   if (c.arch == "bert") {
     // Heads this model does not have: NSP, the tied MLM decoder, a pooler without a classifier.
     if (name.rfind("cls.", 0) == 0 && c.head != HeadKind::masked_lm) return true;
@@ -630,6 +664,16 @@ void load_hf_weights(Transformer& model, const std::vector<std::string>& names, 
   std::vector<std::string> unexpected;
   for (const auto& [canon, stored] : actual)
     if (!used.count(canon) && !hf_weight_ignorable(c, canon)) unexpected.push_back(stored);
+  // A GPT-2 without biases is written with zero biases; other values would be lost.
+  if (c.arch == "gpt2" && !c.qkv_bias) {
+    for (const auto& [canon, stored] : actual) {
+      if (used.count(canon) || !canon.ends_with(".bias") || canon.ends_with(".attn.bias")) continue;
+      const std::optional<Tensor> t = get(stored);
+      if (t && std::any_of(t->f32(), t->f32() + t->numel(), [](float v) { return v != 0.0f; }))
+        mismatched.push_back(
+            fmt::format("{}: nonzero, in a model without biases (\"bias\": false)", stored));
+    }
+  }
   if (missing.empty() && unexpected.empty() && mismatched.empty()) return;
   // One line (errors are one "error:" line), the first 12 names of each kind.
   std::string msg = fmt::format("[{}] the weights do not match the config:", c.arch);
@@ -675,6 +719,22 @@ std::vector<std::pair<std::string, Tensor>> hf_state_dict(const Transformer& mod
         break;
       }
     }
+  }
+  const TransformerConfig& c = model.config();
+  if (c.arch == "gpt2" && !c.qkv_bias) {  // GPT2LMHeadModel has biases: zeros compute the same
+    const int64_t C = c.n_embd;
+    for (int l = 0; l < c.n_layer; ++l) {
+      const std::string h = "transformer.h." + std::to_string(l) + ".";
+      for (const auto& [name, size] :
+           std::vector<std::pair<const char*, int64_t>>{{"ln_1.bias", C},
+                                                        {"attn.c_attn.bias", 3 * C},
+                                                        {"attn.c_proj.bias", C},
+                                                        {"ln_2.bias", C},
+                                                        {"mlp.c_fc.bias", c.mlp_width()},
+                                                        {"mlp.c_proj.bias", C}})
+        out.emplace_back(h + name, Tensor::zeros({size}));
+    }
+    out.emplace_back("transformer.ln_f.bias", Tensor::zeros({C}));
   }
   return out;
 }

@@ -31,6 +31,30 @@ TransformerConfig config_from_hf(const nlohmann::json& config, const std::string
 // switches -> config.json, with "architectures" and "model_type" of config.arch.
 nlohmann::json hf_config_from(const TransformerConfig& config);
 
+// GPT-2 by its sizes: what `ilm train` builds from a run config's model.* keys when it
+// trains from scratch (nanoGPT's GPTConfig).
+struct Gpt2Spec {
+  int n_layer = 12;
+  int n_head = 12;
+  int n_embd = 768;
+  int block_size = 1024;
+  int vocab_size = 50257;
+  bool bias = true;  // false: no biases in linear layers and LayerNorms (nanoGPT's switch)
+  float dropout = 0.0f;
+  // "gelu_tanh" (GPT-2's approximation, Hugging Face's gelu_new) or "gelu" (exact erf,
+  // torch.nn.GELU(), as nanoGPT uses today).
+  std::string activation = "gelu_tanh";
+
+  // Throws naming the model.* key and value (n_embd not divisible by n_head, sizes < 1, ...).
+  void validate() const;
+};
+// The Transformer of `spec` (arch "gpt2"): learned positions, pre-norm LayerNorm blocks, a
+// 4C GELU MLP, tied embeddings. Transformer::init_weights is GPT-2's initialization for it.
+// Without biases its Hugging Face config.json carries "bias": false (GPT2Config has no such
+// switch; config_from_hf reads it back) and its safetensors hold zero biases, so that
+// transformers loads the folder as the same model.
+TransformerConfig gpt2_config(const Gpt2Spec& spec);
+
 // One Hugging Face tensor and where it goes: a copy, a transpose (GPT-2's Conv1D), or a
 // fused q/k/v matrix split into our three (GPT-2's c_attn, Falcon's query_key_value).
 enum class WeightTransform { copy, transpose, split_qkv, transpose_split_qkv };
@@ -44,7 +68,8 @@ struct WeightMapping {
 };
 std::vector<WeightMapping> hf_weight_mappings(const TransformerConfig& config);
 // Tensors a Hub file may hold that carry no weights of ours (causal-mask buffers, rotary
-// caches, tied duplicates, heads we do not build): skipped without complaint.
+// caches, tied duplicates, heads we do not build, the zero biases of a GPT-2 without biases):
+// skipped without complaint.
 bool hf_weight_ignorable(const TransformerConfig& config, const std::string& name);
 
 // Tensors by name, as read from one or more safetensors files.
@@ -58,7 +83,8 @@ using TensorSource = std::function<std::optional<Tensor>(const std::string& name
 // listing every missing weight, every unexpected one (not mapped, not ignorable) and every
 // shape mismatch, naming each tensor.
 void load_hf_weights(Transformer& model, const std::vector<std::string>& names, const TensorSource& get);
-// Our parameters under Hugging Face names and layouts, in a fixed order.
+// Our parameters under Hugging Face names and layouts, in a fixed order; a GPT-2 without
+// biases gets zero biases (GPT2LMHeadModel always has them).
 std::vector<std::pair<std::string, Tensor>> hf_state_dict(const Transformer& model);
 
 struct HfModel {

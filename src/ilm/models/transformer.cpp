@@ -53,9 +53,14 @@ void declare_params(const TransformerConfig& c, ParamStore& ps) {
   for (int l = 0; l < c.n_layer; ++l) {
     const std::string h = "layers." + std::to_string(l) + ".";
     norm_params(h + "attn_norm");
-    linear_params(h + "attn.q", QC, C, c.qkv_bias);
-    linear_params(h + "attn.k", KC, C, c.qkv_bias);
-    linear_params(h + "attn.v", KC, C, c.qkv_bias);
+    // q, k, v weights side by side, then their biases: with no padding between them they are
+    // one (QC+2KC, C) matrix and one bias, and attention makes one matmul of them
+    // (fused_qkv). The same order gives GPT-2's init the draws of its fused c_attn.
+    for (const char* part : {"attn.q", "attn.k", "attn.v"})
+      P(h + part + ".weight", {part[5] == 'q' ? QC : KC, C}, true);
+    if (c.qkv_bias)
+      for (const char* part : {"attn.q", "attn.k", "attn.v"})
+        P(h + part + ".bias", {part[5] == 'q' ? QC : KC}, false);
     linear_params(h + "attn.o", C, QC, c.attn_out_bias);
     if (c.wiring != Wiring::parallel || c.parallel_norms == 2) norm_params(h + "mlp_norm");
     if (c.mlp == MlpKind::swiglu) linear_params(h + "mlp.gate", I, C, c.mlp_bias);
@@ -73,7 +78,57 @@ void declare_params(const TransformerConfig& c, ParamStore& ps) {
   if (c.head == HeadKind::classification) linear_params("classifier", c.num_labels, C, true);
 }
 
+// True when the tensors lie one after another in memory (or are all absent).
+bool back_to_back(const Tensor& a, const Tensor& b, const Tensor& c) {
+  if (!a.defined() && !b.defined() && !c.defined()) return true;
+  if (!a.defined() || !b.defined() || !c.defined()) return false;
+  return a.f32() + a.numel() == b.f32() && b.f32() + b.numel() == c.f32();
+}
+
+// Layer h's q, k and v as one (QC+2KC, C) weight and (QC+2KC) bias (null without biases), when
+// their values and gradients lie back to back (declare_params puts them so; a ParamStore that
+// pads them apart, or parameters borrowed from elsewhere, do not): views, so one matmul reads
+// the three and its backward accumulates into their three gradients.
+struct FusedQkv {
+  Var w, b;
+};
+std::optional<FusedQkv> fused_qkv_view(const ParamStore& ps, const std::string& h) {
+  const VarData& q = *ps.var(h + "attn.q.weight");
+  const VarData& k = *ps.var(h + "attn.k.weight");
+  const VarData& v = *ps.var(h + "attn.v.weight");
+  if (!back_to_back(q.value, k.value, v.value) || !back_to_back(q.grad, k.grad, v.grad))
+    return std::nullopt;
+  auto view = [](const VarData& first, const Shape& shape) {
+    Tensor grad =
+        first.grad.defined() ? Tensor::wrap(first.grad.f32(), shape, DType::f32) : Tensor();
+    return make_var(Tensor::wrap(first.value.f32(), shape, DType::f32), grad);
+  };
+  const int64_t rows = q.value.shape()[0] + k.value.shape()[0] + v.value.shape()[0];
+  FusedQkv f;
+  f.w = view(q, Shape{rows, q.value.shape()[1]});
+  if (ps.has(h + "attn.q.bias")) {
+    const VarData& qb = *ps.var(h + "attn.q.bias");
+    const VarData& kb = *ps.var(h + "attn.k.bias");
+    const VarData& vb = *ps.var(h + "attn.v.bias");
+    if (!back_to_back(qb.value, kb.value, vb.value) || !back_to_back(qb.grad, kb.grad, vb.grad))
+      return std::nullopt;
+    f.b = view(qb, Shape{rows});
+  }
+  return f;
+}
+
 }  // namespace
+
+double TransformerConfig::flops_per_token(int T) const {
+  // Every matrix a token goes through (q, k, v, o, the MLP, the LM head) costs 6 FLOPs per
+  // weight (forward 2, backward 4), as in the PaLM appendix; attention adds 6 * 2 * L * T * QC
+  // (scores and weighted sum; the causal half is not discounted). Embedding lookups are free.
+  const double C = n_embd, QC = double(n_head) * hs(), KC = double(kv_heads()) * hs();
+  const double I = mlp_width();
+  const double per_layer = C * (QC + 2 * KC) + QC * C + (mlp == MlpKind::swiglu ? 3 : 2) * C * I;
+  const double matmul_params = n_layer * per_layer + double(vocab_size) * C;
+  return 6.0 * matmul_params + 12.0 * n_layer * double(T) * QC;
+}
 
 int64_t TransformerConfig::num_params() const {
   ParamStore shapes;  // declared, never allocated
@@ -126,6 +181,16 @@ Var Transformer::attention_block(Tape& tape, const Var& x, const std::string& h,
   auto lin = [&](const Var& in, const std::string& n) {
     return linear(tape, in, ps.var(n + ".weight"), ps.var_or_null(n + ".bias"));
   };
+  // Multi-head attention without RoPE, masks or windows (GPT-2) runs on the fused (B,T,3C)
+  // projection: one matmul forward and backward instead of three.
+  const bool plain = c.position == PositionKind::learned && c.kv_heads() == c.n_head && !mask &&
+                     c.sliding_window == 0;
+  if (plain) {
+    if (std::optional<FusedQkv> f = fused_qkv_view(ps, h)) {
+      Var a = attention(tape, linear(tape, x, f->w, f->b), c.n_head, c.causal);
+      return lin(a, h + "attn.o");
+    }
+  }
   Var q = lin(x, h + "attn.q");
   Var k = lin(x, h + "attn.k");
   Var v = lin(x, h + "attn.v");
@@ -300,10 +365,26 @@ void Transformer::forward_cached(TransformerKVCache& cache, const int32_t* ids, 
   }
   if (c.embedding_norm) normf(x, x, n, "embed_norm");
   const int64_t layer_stride = int64_t(capacity) * KC;
+  float* qkv = buf(int64_t(n) * (QC + 2 * KC));
   auto attention = [&](float* out, const float* in, const std::string& h, int l) {
-    cpu::matmul_forward(q, in, w(h + "attn.q.weight"), w(h + "attn.q.bias"), n, C, QC);
-    cpu::matmul_forward(k, in, w(h + "attn.k.weight"), w(h + "attn.k.bias"), n, C, KC);
-    cpu::matmul_forward(v, in, w(h + "attn.v.weight"), w(h + "attn.v.bias"), n, C, KC);
+    const float *wq = w(h + "attn.q.weight"), *wk = w(h + "attn.k.weight"),
+                *wv = w(h + "attn.v.weight");
+    const float *bq = w(h + "attn.q.bias"), *bk = w(h + "attn.k.bias"), *bv = w(h + "attn.v.bias");
+    const bool fused = wk == wq + int64_t(QC) * C && wv == wk + int64_t(KC) * C &&
+                       (!bq || (bk == bq + QC && bv == bk + KC));
+    if (fused) {  // one matmul over the three (declare_params lays them out so), then split
+      cpu::matmul_forward(qkv, in, wq, bq, n, C, QC + 2 * KC);
+      for (int i = 0; i < n; ++i) {
+        const float* row = qkv + int64_t(i) * (QC + 2 * KC);
+        std::memcpy(q + int64_t(i) * QC, row, size_t(QC) * 4);
+        std::memcpy(k + int64_t(i) * KC, row + QC, size_t(KC) * 4);
+        std::memcpy(v + int64_t(i) * KC, row + QC + KC, size_t(KC) * 4);
+      }
+    } else {
+      cpu::matmul_forward(q, in, wq, bq, n, C, QC);
+      cpu::matmul_forward(k, in, wk, bk, n, C, KC);
+      cpu::matmul_forward(v, in, wv, bv, n, C, KC);
+    }
     if (rot > 0) {
       cpu::rope_forward(q, q, inv_freq.data(), 1, n, NH, HS, rot, pos0, rope_scale);
       cpu::rope_forward(k, k, inv_freq.data(), 1, n, NKV, HS, rot, pos0, rope_scale);

@@ -68,6 +68,9 @@ struct TransformerConfig {
   // Throws naming the field and value.
   void validate() const;
   int64_t num_params() const;
+  // Training FLOPs per token at sequence length T: 6 per weight of every matrix a token goes
+  // through (the LM head included) plus attention's 12 L T (n_head head_dim).
+  double flops_per_token(int T) const;
 };
 
 struct TransformerKVCache {

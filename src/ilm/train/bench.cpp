@@ -18,8 +18,8 @@ double ms_since(Clock::time_point t) {
 }
 }  // namespace
 
-GPTConfig preset_config(const std::string& name) {
-  GPTConfig c;
+Gpt2Spec preset_config(const std::string& name) {
+  Gpt2Spec c;
   if (name == "gpt2-124m") {
     c.n_layer = 12, c.n_head = 12, c.n_embd = 768, c.block_size = 1024, c.vocab_size = 50257;
     c.bias = true;
@@ -49,12 +49,12 @@ BenchResult bench_train(const BenchOptions& o) {
             "bench: batch, seq and steps must be >= 1 and warmup >= 0");
   set_num_threads(o.threads);
   BenchResult r;
-  r.model = preset_config(o.preset);
-  ILM_CHECK(o.seq <= r.model.block_size, "bench: --seq {} exceeds the preset's block size {}", o.seq,
-            r.model.block_size);
+  r.model = gpt2_config(preset_config(o.preset));
+  ILM_CHECK(o.seq <= r.model.max_positions, "bench: --seq {} exceeds the preset's block size {}",
+            o.seq, r.model.max_positions);
   r.sgemm_peak_gflops = measure_sgemm_gflops();
 
-  GPT model(r.model);
+  Transformer model(r.model);
   model.init_weights(1);
   AdamW opt(model.params(), {0.9, 0.95, 1e-8, 0.1});
   Tape tape;

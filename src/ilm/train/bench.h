@@ -4,7 +4,8 @@
 
 #include <string>
 
-#include "ilm/models/gpt.h"
+#include "ilm/models/recipes.h"
+#include "ilm/models/transformer.h"
 
 namespace ilm {
 
@@ -18,7 +19,7 @@ struct BenchOptions {
 };
 
 struct BenchResult {
-  GPTConfig model;
+  TransformerConfig model;  // gpt2_config of the preset
   double ms_per_step = 0, tokens_per_s = 0, gflops = 0;
   double sgemm_peak_gflops = 0;
   double peak_fraction = 0;
@@ -27,7 +28,7 @@ struct BenchResult {
 };
 
 // The model shape a preset names; throws listing the presets on an unknown name.
-GPTConfig preset_config(const std::string& name);
+Gpt2Spec preset_config(const std::string& name);
 // GFLOP/s of a large square sgemm (n x n x n, best of several) on the current threads.
 double measure_sgemm_gflops(int n = 2048, int repeats = 5);
 BenchResult bench_train(const BenchOptions& opt);

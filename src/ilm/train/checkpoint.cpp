@@ -4,9 +4,9 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 
 #include "ilm/io/file.h"
-#include "ilm/io/expect_tensors.h"
 #include "ilm/io/safetensors.h"
 #include "ilm/io/safetensors_index.h"
 
@@ -16,85 +16,66 @@ namespace ilm {
 
 namespace {
 
-Shape hf_shape(const Param& p) {
-  if (gpt2_is_conv1d_weight(p.name)) return Shape({p.shape[1], p.shape[0]});
-  return p.shape;
+// The moment of our parameter `name` in a checkpoint of ilm's former GPT: its name there and
+// the rows of it that are ours (q, k and v are thirds of the fused c_attn), or nullopt for a
+// name GPT did not have.
+struct LegacyMoment {
+  std::string name;
+  int part = -1;  // 0, 1, 2: q, k, v of c_attn; -1: the whole tensor
+};
+std::optional<LegacyMoment> legacy_gpt_moment(const std::string& name) {
+  static const std::pair<const char*, const char*> kPlain[] = {{"embed.weight", "wte.weight"},
+                                                               {"pos_embed.weight", "wpe.weight"},
+                                                               {"norm.weight", "ln_f.weight"},
+                                                               {"norm.bias", "ln_f.bias"}};
+  for (const auto& [ours, gpt] : kPlain)
+    if (name == ours) return LegacyMoment{gpt};
+  if (name.rfind("layers.", 0) != 0) return std::nullopt;
+  const size_t dot = name.find('.', 7);
+  if (dot == std::string::npos) return std::nullopt;
+  const std::string layer = name.substr(7, dot - 7), rest = name.substr(dot + 1);
+  static const std::pair<const char*, const char*> kLayer[] = {
+      {"attn_norm.", "ln_1."},     {"attn.o.", "attn.c_proj."},  {"mlp_norm.", "ln_2."},
+      {"mlp.up.", "mlp.c_fc."},    {"mlp.down.", "mlp.c_proj."}, {"attn.q.", "attn.c_attn."},
+      {"attn.k.", "attn.c_attn."}, {"attn.v.", "attn.c_attn."}};
+  for (int i = 0; i < 8; ++i) {
+    const std::string prefix = kLayer[i].first;
+    if (rest.rfind(prefix, 0) != 0) continue;
+    LegacyMoment m{"h." + layer + "." + kLayer[i].second + rest.substr(prefix.size())};
+    if (i >= 5) m.part = i - 5;
+    return m;
+  }
+  return std::nullopt;
 }
 
-// (R,C) -> (C,R)
-void transpose(float* dst, const float* src, int64_t R, int64_t C) {
-#pragma omp parallel for schedule(static)
-  for (int64_t c = 0; c < C; ++c)
-    for (int64_t r = 0; r < R; ++r) dst[c * R + r] = src[r * C + c];
+// Reads the moment `key` ("m" or "v") of parameter p into dst, from our name or GPT's.
+void read_moment(const SafetensorsFile& st, const char* key, const Param& p, bool legacy,
+                 float* dst) {
+  if (!legacy) {
+    Tensor t = st.get(fmt::format("{}.{}", key, p.name), DType::f32, &p.shape);
+    std::memcpy(dst, t.f32(), t.nbytes());
+    return;
+  }
+  std::optional<LegacyMoment> m = legacy_gpt_moment(p.name);
+  ILM_CHECK(m, "parameter {} has no moment in a GPT checkpoint", p.name);
+  if (m->part < 0) {
+    Tensor t = st.get(fmt::format("{}.{}", key, m->name), DType::f32, &p.shape);
+    std::memcpy(dst, t.f32(), t.nbytes());
+    return;
+  }
+  // c_attn (3C, C) or (3C): q, k, v are its thirds, in our (out, in) layout.
+  Shape fused = p.shape;
+  std::vector<int64_t> dims = fused.to_vector();
+  dims[0] *= 3;
+  Tensor t = st.get(fmt::format("{}.{}", key, m->name), DType::f32, nullptr);
+  ILM_CHECK(t.shape().to_vector() == dims, "{}.{}: expected shape {}, found {}", key, m->name,
+            Shape(dims).to_string(), t.shape().to_string());
+  std::memcpy(dst, t.f32() + m->part * p.shape.numel(), size_t(p.shape.numel()) * 4);
 }
 
 std::string step_dir_name(int64_t step) { return fmt::format("step_{:08d}", step); }
 
 }  // namespace
-
-void save_gpt2_safetensors(const fs::path& file, const GPT& model) {
-  std::vector<std::pair<std::string, Tensor>> tensors;
-  for (const Param& p : model.params().params()) {
-    if (gpt2_is_conv1d_weight(p.name)) {
-      Tensor t = Tensor::zeros(hf_shape(p));
-      transpose(t.f32(), p.var->value.f32(), p.shape[0], p.shape[1]);
-      tensors.emplace_back(p.name, t);
-    } else {
-      tensors.emplace_back(p.name, p.var->value);
-    }
-  }
-  const GPTConfig& c = model.config();
-  save_safetensors(file, tensors,
-                   {{"format", "pt"},
-                    {"ilm.architecture", "gpt2"},
-                    {"n_layer", std::to_string(c.n_layer)},
-                    {"n_head", std::to_string(c.n_head)},
-                    {"n_embd", std::to_string(c.n_embd)},
-                    {"block_size", std::to_string(c.block_size)},
-                    {"vocab_size", std::to_string(c.vocab_size)},
-                    {"bias", c.bias ? "true" : "false"},
-                    {"activation", c.activation}});
-}
-
-void load_gpt2_safetensors(const fs::path& file, GPT& model) {
-  SafetensorsIndex st = SafetensorsIndex::open(file);
-  std::string prefix;
-  // Hugging Face's GPT2LMHeadModel names its weights "transformer.<ilm name>".
-  if (!st.has("wte.weight"))
-    for (const std::string& n : st.names())
-      if (n.rfind("transformer.", 0) == 0) prefix = "transformer.";
-  std::vector<ExpectedTensor> expected;
-  for (const Param& p : model.params().params())
-    expected.push_back({prefix + p.name, hf_shape(p), DType::f32});
-  // GPT-2's causal-mask buffers, and the LM head tied to wte.
-  ExpectOptions options;
-  options.ignore = {"*attn.bias", "*attn.masked_bias", "lm_head.weight"};
-  std::map<std::string, Tensor> loaded;
-  try {
-    loaded = load_expected(st, expected, options);
-  } catch (const Error& e) {
-    fail("{} (the model: n_layer={}, bias={})", e.what(), model.config().n_layer,
-         model.config().bias);
-  }
-  for (Param& p : model.params().params()) {
-    const Tensor& t = loaded.at(prefix + p.name);
-    if (gpt2_is_conv1d_weight(p.name)) {
-      Shape want = hf_shape(p);
-      transpose(p.var->value.f32(), t.f32(), want[0], want[1]);
-    } else {
-      std::memcpy(p.var->value.f32(), t.f32(), t.nbytes());
-    }
-  }
-}
-
-void save_checkpoint(const fs::path& run_dir, GPT& model, const AdamW& opt, const TrainState& state,
-                     int keep) {
-  save_checkpoint(run_dir, *train_model_of(model), opt, state, keep);
-}
-
-void load_checkpoint(const fs::path& dir, GPT& model, AdamW* opt, TrainState* state) {
-  load_checkpoint(dir, *train_model_of(model), opt, state);
-}
 
 void save_checkpoint(const fs::path& run_dir, const TrainModel& model, const AdamW& opt,
                      const TrainState& state, int keep) {
@@ -157,11 +138,10 @@ void load_checkpoint(const fs::path& dir, TrainModel& model, AdamW* opt, TrainSt
     model.load_weights(dir);
     if (opt) {
       SafetensorsFile st = SafetensorsFile::open(dir / "optimizer.safetensors");
+      const bool legacy = st.has("m.wte.weight") && !st.has("m.embed.weight");
       for (const Param& p : model.params().params()) {
-        Tensor m = st.get("m." + p.name, DType::f32, &p.shape);
-        Tensor v = st.get("v." + p.name, DType::f32, &p.shape);
-        std::memcpy(opt->m().f32() + p.offset, m.f32(), m.nbytes());
-        std::memcpy(opt->v().f32() + p.offset, v.f32(), v.nbytes());
+        read_moment(st, "m", p, legacy, opt->m().f32() + p.offset);
+        read_moment(st, "v", p, legacy, opt->v().f32() + p.offset);
       }
     }
     if (state || opt) {

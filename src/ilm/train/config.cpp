@@ -211,7 +211,7 @@ RunConfig load_run_config(const std::filesystem::path& path, const std::vector<s
 }
 
 void RunConfig::validate() const {
-  GPTConfig m = model;
+  Gpt2Spec m = model;
   if (m.vocab_size == 0) m.vocab_size = 1;  // filled in from the tokenizer later
   ILM_CHECK(model.vocab_size >= 0, "model.vocab_size must be 0 (from the tokenizer) or positive, got {}",
             model.vocab_size);

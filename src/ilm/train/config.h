@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "ilm/models/gpt.h"
+#include "ilm/models/recipes.h"
 
 namespace ilm {
 
@@ -50,7 +50,7 @@ struct RunSection {
 };
 
 struct RunConfig {
-  GPTConfig model;
+  Gpt2Spec model;  // from scratch: the GPT-2 gpt2_config(model) builds
   // model.init: a Hugging Face model folder to continue training (any family ilm reads);
   // its config.json gives the architecture, and model.* other than block_size and dropout
   // do not apply.

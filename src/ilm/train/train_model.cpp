@@ -11,28 +11,6 @@ namespace fs = std::filesystem;
 namespace ilm {
 namespace {
 
-class GptTrainModel : public TrainModel {
- public:
-  explicit GptTrainModel(GPT& m) : m_(&m) {}
-  explicit GptTrainModel(const GPTConfig& c) : owned_(std::make_unique<GPT>(c)), m_(owned_.get()) {}
-
-  Var forward(Tape& tape, const Tensor& ids, bool training, Rng& rng) override {
-    return m_->forward(tape, ids, training, rng);
-  }
-  ParamStore& params() override { return m_->params(); }
-  int64_t num_params() const override { return m_->config().num_params(); }
-  int vocab_size() const override { return m_->config().vocab_size; }
-  void init_weights(uint64_t seed) override { m_->init_weights(seed); }
-  void save_weights(const fs::path& dir) const override {
-    save_gpt2_safetensors(dir / "model.safetensors", *m_);
-  }
-  void load_weights(const fs::path& dir) override { load_gpt2_safetensors(dir / "model.safetensors", *m_); }
-
- private:
-  std::unique_ptr<GPT> owned_;
-  GPT* m_;
-};
-
 class TransformerTrainModel : public TrainModel {
  public:
   explicit TransformerTrainModel(const TransformerConfig& c) : m_(c) {
@@ -62,19 +40,13 @@ class TransformerTrainModel : public TrainModel {
       throw e.with_context(dir.string());
     }
   }
-  const Transformer& model() const { return m_; }
+  Transformer& model() { return m_; }
 
  private:
   Transformer m_;
 };
 
 }  // namespace
-
-std::unique_ptr<TrainModel> train_model_of(GPT& model) { return std::make_unique<GptTrainModel>(model); }
-
-std::unique_ptr<TrainModel> make_gpt_train_model(const GPTConfig& config) {
-  return std::make_unique<GptTrainModel>(config);
-}
 
 std::unique_ptr<TrainModel> make_transformer_train_model(const TransformerConfig& config) {
   return std::make_unique<TransformerTrainModel>(config);
@@ -97,9 +69,12 @@ std::unique_ptr<TrainModel> load_transformer_train_model(const fs::path& folder,
   return m;
 }
 
-const Transformer* as_transformer(const TrainModel& model) {
-  const auto* t = dynamic_cast<const TransformerTrainModel*>(&model);
-  return t ? &t->model() : nullptr;
+Transformer& as_transformer(TrainModel& model) {
+  return static_cast<TransformerTrainModel&>(model).model();
+}
+
+const Transformer& as_transformer(const TrainModel& model) {
+  return as_transformer(const_cast<TrainModel&>(model));
 }
 
 }  // namespace ilm

@@ -10,6 +10,7 @@
 #include "ilm/data/loader.h"
 #include "ilm/data/text_dataset.h"
 #include "ilm/io/file.h"
+#include "ilm/models/recipes.h"
 #include "ilm/tokenizer/registry.h"
 #include "ilm/tokenizer/tokenizer.h"
 #include "ilm/train/checkpoint.h"
@@ -147,7 +148,7 @@ TrainResult Run::go(bool resume) {
       }
     }
     cfg_.model.vocab_size = model->vocab_size();  // the folder's, whatever model.* says
-    const TransformerConfig& tc = as_transformer(*model)->config();
+    const TransformerConfig& tc = as_transformer(*model).config();
     if (tc.position == PositionKind::learned && cfg_.model.block_size > tc.max_positions)
       fail("model.block_size {} exceeds the {} positions of {}", cfg_.model.block_size, tc.max_positions,
            cfg_.init);
@@ -164,7 +165,7 @@ TrainResult Run::go(bool resume) {
   }
   if (!resume) write_file_atomic(dir_ / "config.yaml", run_config_to_yaml(cfg_));
 
-  if (!model) model = make_gpt_train_model(cfg_.model);
+  if (!model) model = make_transformer_train_model(gpt2_config(cfg_.model));
   AdamW opt(model->params(), {t.beta1, t.beta2, t.eps, t.weight_decay});
   TrainState state;
   state.data_rng = Rng(uint64_t(t.seed));
@@ -311,7 +312,7 @@ double evaluate_run(const fs::path& run_dir, int batches) {
   fs::path ckpt = latest_checkpoint(run_dir);
   ILM_CHECK(!ckpt.empty(), "{}: no checkpoint", run_dir.string());
   std::unique_ptr<TrainModel> model = cfg.init.empty()
-                                          ? make_gpt_train_model(cfg.model)
+                                          ? make_transformer_train_model(gpt2_config(cfg.model))
                                           : load_transformer_train_model(ckpt, 0.0f, false);
   load_checkpoint(ckpt, *model, nullptr, nullptr);
   Data data = open_data(cfg, run_dir, uint64_t(cfg.train.seed));

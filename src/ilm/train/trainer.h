@@ -1,4 +1,5 @@
-// Training a GPT from a RunConfig into a run folder:
+// Training a model (a GPT-2 from scratch, or a Hugging Face model to continue) from a RunConfig
+// into a run folder:
 //
 //   runs/NAME/config.yaml      the config as resolved (every key)
 //   runs/NAME/tokenizer.json   the tokenizer the data was made with
