@@ -46,8 +46,8 @@ struct LoadedModel {
 // folder; or a folder holding config.yaml, tokenizer.json and model.safetensors. Hugging Face
 // folders: load_hf_folder (errors list missing, unexpected and mis-shaped weights). A .gguf file:
 // validated, nothing loaded. `storage` applies to the Transformer of Hugging Face folders and
-// model.init runs: mapped keeps f32 weights as read-only views of the files (for generation and
-// serving; no gradients), owned (the default) copies them (convert, anything that writes).
+// model.init runs: mapped keeps f32 weights and bf16/f16 matrices as read-only views of the
+// files (for generation and serving; no gradients), owned (the default) copies them (convert, anything that writes).
 // Run folders of ilm's GPT are always owned.
 LoadedModel load_model(const std::filesystem::path& path,
                        ParamStorage storage = ParamStorage::owned);
