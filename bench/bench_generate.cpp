@@ -115,7 +115,8 @@ RunResult run_once(const Transformer& model, const std::vector<int32_t>& prompt,
 
 std::vector<int32_t> fixed_prompt(int n, int vocab) {
   std::vector<int32_t> prompt;
-  for (int i = 0; i < n; ++i) prompt.push_back(static_cast<int32_t>((1 + int64_t(7919) * i) % vocab));
+  for (int i = 0; i < n; ++i)
+    prompt.push_back(static_cast<int32_t>((1 + int64_t(7919) * i) % vocab));
   return prompt;
 }
 
@@ -190,8 +191,9 @@ int bf16_vs_f32(const Options& o) {
     ratios.push_back(tb.back() / tf.back());
     pf.push_back(a.prefill_ms);
     pb.push_back(b.prefill_ms);
-    std::printf("round %d: f32 %.1f tok/s  bf16 %.1f tok/s  bf16/f32 %.2fx  prefill %.0f / %.0f ms\n",
-                r + 1, tf.back(), tb.back(), ratios.back(), a.prefill_ms, b.prefill_ms);
+    std::printf(
+        "round %d: f32 %.1f tok/s  bf16 %.1f tok/s  bf16/f32 %.2fx  prefill %.0f / %.0f ms\n", r + 1,
+        tf.back(), tb.back(), ratios.back(), a.prefill_ms, b.prefill_ms);
   }
   nlohmann::json out = {
       {"arch", c.arch},

@@ -15,7 +15,9 @@
 namespace ilm {
 namespace {
 
-uint16_t to_half(float f, DType t) { return t == DType::bf16 ? f32_to_bf16(f) : f32_to_f16(f); }
+uint16_t to_half(float f, DType t) {
+  return t == DType::bf16 ? f32_to_bf16(f) : f32_to_f16(f);
+}
 
 struct Case {
   int64_t n;
@@ -42,15 +44,16 @@ void check_matmul(DType wtype, const Case& k, bool with_bias) {
     for (int o = 0; o < k.OC; ++o) {
       // Summation order only: the error is bounded by a few ulps of the sum of |terms|.
       double mag = b ? std::fabs(b[o]) : 0.0;
-      for (int c = 0; c < k.C; ++c) mag += std::fabs(double(x[r * k.C + c]) * wf[size_t(o) * k.C + c]);
+      for (int c = 0; c < k.C; ++c)
+        mag += std::fabs(double(x[r * k.C + c]) * wf[size_t(o) * k.C + c]);
       const size_t i = static_cast<size_t>(r * k.OC + o);
       ASSERT_NEAR(got[i], want[i], 1e-6 * mag + 1e-30) << "row " << r << " out " << o;
     }
 }
 
 TEST(HalfWeights, MatmulMatchesTheF32KernelOnTheSameValues) {
-  const std::vector<Case> cases = {{1, 1, 1},    {1, 7, 5},    {2, 33, 19},  {3, 100, 37},
-                                   {4, 257, 131}, {1, 16, 8},  {2, 8, 3},    {17, 33, 19},
+  const std::vector<Case> cases = {{1, 1, 1},     {1, 7, 5},     {2, 33, 19},     {3, 100, 37},
+                                   {4, 257, 131}, {1, 16, 8},    {2, 8, 3},       {17, 33, 19},
                                    {64, 100, 37}, {5, 257, 131}, {17, 4100, 500}, {3, 4100, 500}};
   for (DType t : {DType::bf16, DType::f16})
     for (const Case& k : cases)
@@ -64,14 +67,18 @@ TEST(HalfWeights, WideningIsExact) {
   cpu::widen_to_f32(out.data(), h.data(), DType::bf16, static_cast<int64_t>(h.size()));
   for (size_t i = 0; i < h.size(); ++i) {
     const float want = bf16_to_f32(h[i]);
-    if (std::isnan(want)) EXPECT_TRUE(std::isnan(out[i])) << i;
-    else EXPECT_EQ(out[i], want) << i;
+    if (std::isnan(want))
+      EXPECT_TRUE(std::isnan(out[i])) << i;
+    else
+      EXPECT_EQ(out[i], want) << i;
   }
   cpu::widen_to_f32(out.data(), h.data(), DType::f16, static_cast<int64_t>(h.size()));
   for (size_t i = 0; i < h.size(); ++i) {
     const float want = f16_to_f32(h[i]);
-    if (std::isnan(want)) EXPECT_TRUE(std::isnan(out[i])) << i;
-    else EXPECT_EQ(out[i], want) << i;
+    if (std::isnan(want))
+      EXPECT_TRUE(std::isnan(out[i])) << i;
+    else
+      EXPECT_EQ(out[i], want) << i;
   }
 }
 
@@ -80,8 +87,10 @@ TEST(HalfWeights, EmbeddingLooksUpWidenedRows) {
   Rng rng(3);
   std::vector<uint16_t> wte(V * C), wpe(P * C);
   std::vector<float> wte_f(wte.size()), wpe_f(wpe.size());
-  for (size_t i = 0; i < wte.size(); ++i) wte[i] = f32_to_bf16(rng.normal()), wte_f[i] = bf16_to_f32(wte[i]);
-  for (size_t i = 0; i < wpe.size(); ++i) wpe[i] = f32_to_f16(rng.normal()), wpe_f[i] = f16_to_f32(wpe[i]);
+  for (size_t i = 0; i < wte.size(); ++i)
+    wte[i] = f32_to_bf16(rng.normal()), wte_f[i] = bf16_to_f32(wte[i]);
+  for (size_t i = 0; i < wpe.size(); ++i)
+    wpe[i] = f32_to_f16(rng.normal()), wpe_f[i] = f16_to_f32(wpe[i]);
   const std::vector<int32_t> ids = {0, 10, 3, 7, 7, 1};
   std::vector<float> want(B * T * C), got(want.size());
   cpu::encoder_forward(want.data(), ids.data(), wte_f.data(), wpe_f.data(), B, T, C, pos0);
@@ -89,16 +98,17 @@ TEST(HalfWeights, EmbeddingLooksUpWidenedRows) {
                              DType::f16, B, T, C, pos0);
   EXPECT_EQ(got, want);
   cpu::encoder_forward(want.data(), ids.data(), wte_f.data(), nullptr, B, T, C, 0);
-  cpu::encoder_forward_typed(got.data(), ids.data(), wte.data(), DType::bf16, nullptr,
-                             DType::f32, B, T, C, 0);
+  cpu::encoder_forward_typed(got.data(), ids.data(), wte.data(), DType::bf16, nullptr, DType::f32,
+                             B, T, C, 0);
   EXPECT_EQ(got, want);
 }
 
 TEST(HalfWeights, OtherDtypesAreAnError) {
   std::vector<int32_t> w(4, 0);
   std::vector<float> x(2, 1.0f), y(2);
-  const std::string e = test::error_of(
-      [&] { cpu::matmul_forward_typed(y.data(), x.data(), w.data(), DType::i32, nullptr, 1, 2, 2); });
+  const std::string e = test::error_of([&] {
+    cpu::matmul_forward_typed(y.data(), x.data(), w.data(), DType::i32, nullptr, 1, 2, 2);
+  });
   EXPECT_NE(e.find("I32"), std::string::npos) << e;
 }
 

@@ -365,10 +365,11 @@ TEST_P(HalfFamily, MatricesStayHalfAndComputeWhatTheWidenedCopyDoes) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, HalfFamily,
-                         ::testing::Values("gpt2", "gpt2_legacy", "llama", "llama_dynamic_bias_tied",
-                                           "llama3", "mistral_window", "falcon_mqa",
-                                           "falcon_new_arch", "bert", "bert_mlm_legacy",
-                                           "bert_cls", "falcon_rw", "llama_yarn"));
+                         ::testing::Values("gpt2", "gpt2_legacy", "llama",
+                                           "llama_dynamic_bias_tied", "llama3", "mistral_window",
+                                           "falcon_mqa", "falcon_new_arch", "bert",
+                                           "bert_mlm_legacy", "bert_cls", "falcon_rw",
+                                           "llama_yarn"));
 
 TEST(MappedLoad, HalfWeightsRefuseGradientsAndWeightWriters) {
   HfModel hf = load_hf_folder(fixtures() / "llama2_gqa_bf16", ParamStorage::mapped);

@@ -642,7 +642,8 @@ void load_hf_weights(Transformer& model, const std::vector<std::string>& names, 
       auto* dst = static_cast<uint8_t*>(p.var->value.raw());
       const auto* from = static_cast<const uint8_t*>(src.raw());
       for (size_t i = 0; i < rows.size(); ++i)
-        std::memcpy(dst + i * row_bytes, from + static_cast<size_t>(rows[i]) * row_bytes, row_bytes);
+        std::memcpy(dst + i * row_bytes, from + static_cast<size_t>(rows[i]) * row_bytes,
+                    row_bytes);
     }
   }
   // Mapped: a parameter no mapping names (none today) is zero, as in an owned store.

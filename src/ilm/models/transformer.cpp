@@ -265,7 +265,9 @@ void Transformer::forward_cached(TransformerKVCache& cache, const int32_t* ids, 
     return params_.has(name) ? params_.get(name).var->value.f32() : nullptr;
   };
   // Matrices as stored: f32, or bf16/f16 in a mapped load (kernels/cpu/half_weights.h).
-  auto tensor = [&](const std::string& name) -> const Tensor& { return params_.get(name).var->value; };
+  auto tensor = [&](const std::string& name) -> const Tensor& {
+    return params_.get(name).var->value;
+  };
   auto matmul = [&](float* out, const float* in, const std::string& weight, const float* bias,
                     int64_t rows, int in_features, int out_features) {
     const Tensor& t = tensor(weight);

@@ -99,18 +99,25 @@ template <bool F16>
 void matmul_half(float* out, const float* inp, const uint16_t* w, const float* bias, int64_t N,
                  int C, int OC) {
   switch (N) {
-    case 1: return gemv<F16, 1>(out, inp, w, bias, C, OC);
-    case 2: return gemv<F16, 2>(out, inp, w, bias, C, OC);
-    case 3: return gemv<F16, 3>(out, inp, w, bias, C, OC);
-    case 4: return gemv<F16, 4>(out, inp, w, bias, C, OC);
-    default: break;
+    case 1:
+      return gemv<F16, 1>(out, inp, w, bias, C, OC);
+    case 2:
+      return gemv<F16, 2>(out, inp, w, bias, C, OC);
+    case 3:
+      return gemv<F16, 3>(out, inp, w, bias, C, OC);
+    case 4:
+      return gemv<F16, 4>(out, inp, w, bias, C, OC);
+    default:
+      break;
   }
   static_assert(kHalfGemvMaxRows == 4, "gemv instantiations above cover 1..kHalfGemvMaxRows");
   // Prefill: blocks of about 4 MB of widened weight rows (a multiple of 16 rows), each
   // through sgemm into its columns of out.
-  const int64_t block = std::min<int64_t>(OC, std::max<int64_t>(16, ((int64_t(1) << 20) / std::max(C, 1)) / 16 * 16));
+  const int64_t block =
+      std::min<int64_t>(OC, std::max<int64_t>(16, ((int64_t(1) << 20) / std::max(C, 1)) / 16 * 16));
   thread_local std::vector<float> scratch;
-  if (scratch.size() < static_cast<size_t>(block * C)) scratch.resize(static_cast<size_t>(block * C));
+  if (scratch.size() < static_cast<size_t>(block * C))
+    scratch.resize(static_cast<size_t>(block * C));
   float* wf = scratch.data();
   for (int64_t o0 = 0; o0 < OC; o0 += block) {
     const int64_t ob = std::min<int64_t>(block, OC - o0);
@@ -158,8 +165,8 @@ void matmul_forward_typed(float* out, const float* inp, const void* weight, DTyp
 void encoder_forward_typed(float* out, const int32_t* inp, const void* wte, DType wte_type,
                            const void* wpe, DType wpe_type, int B, int T, int C, int pos0) {
   if (wte_type == DType::f32 && (!wpe || wpe_type == DType::f32))
-    return encoder_forward(out, inp, static_cast<const float*>(wte),
-                           static_cast<const float*>(wpe), B, T, C, pos0);
+    return encoder_forward(out, inp, static_cast<const float*>(wte), static_cast<const float*>(wpe),
+                           B, T, C, pos0);
   const size_t wte_el = dtype_size(wte_type), wpe_el = wpe ? dtype_size(wpe_type) : 0;
   // Checks the dtypes once, outside the parallel loop (widen_to_f32 throws on others).
   ILM_CHECK(wte_type == DType::f32 || wte_type == DType::bf16 || wte_type == DType::f16,
@@ -175,8 +182,8 @@ void encoder_forward_typed(float* out, const int32_t* inp, const void* wte, DTyp
       widen_to_f32(o, static_cast<const char*>(wte) + size_t(inp[bt]) * C * wte_el, wte_type, C);
       if (wpe) {
         const int64_t pos = pos0 + bt % T;
-        widen_to_f32(row.data(), static_cast<const char*>(wpe) + size_t(pos) * C * wpe_el,
-                     wpe_type, C);
+        widen_to_f32(row.data(), static_cast<const char*>(wpe) + size_t(pos) * C * wpe_el, wpe_type,
+                     C);
         for (int c = 0; c < C; ++c) o[c] += row[c];
       }
     }
