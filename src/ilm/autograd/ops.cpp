@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "ilm/kernels/alibi.h"
+#include "ilm/kernels/cpu/half_weights.h"
 #include "ilm/kernels/cpu/kernels.h"
 
 namespace ilm {
@@ -15,6 +16,17 @@ float* fp(const Var& v) { return v ? v->value.f32() : nullptr; }
 // The gradient buffer of v if it takes one, else null (kernels skip null gradients).
 float* gp(Tape& tape, const Var& v) {
   return v && v->requires_grad ? tape.grad(v).f32() : nullptr;
+}
+
+// A bf16/f16 weight (a mapped inference load keeps half-precision matrices as stored) has
+// forward kernels only: throws when the op's output would need a gradient.
+void require_no_grad_through(const char* op, const Var& out, const Var& weight) {
+  if (out->requires_grad)
+    fail(
+        "[{}] the weight {} is {} (a model loaded mapped for inference); gradients do not flow "
+        "through half-precision weights: run it under NoGrad, or load the model owned (f32) to "
+        "train",
+        op, weight->value.shape().to_string(), dtype_name(weight->value.dtype()));
 }
 
 Shape with_last(const Shape& s, int64_t last) {
@@ -37,6 +49,13 @@ Var embedding(Tape& tape, const Tensor& ids, const Var& wte, const Var& wpe) {
     ILM_CHECK(T <= wpe->value.shape()[0], "[embedding] sequence length {} exceeds block_size {}", T,
               wpe->value.shape()[0]);
   Var out = tape.output(tape.alloc({B, T, C}), {&wte, &wpe});
+  if (wte->value.dtype() != DType::f32 || (wpe && wpe->value.dtype() != DType::f32)) {
+    require_no_grad_through("embedding", out, wte->value.dtype() != DType::f32 ? wte : wpe);
+    cpu::encoder_forward_typed(out->value.f32(), idx, wte->value.raw(), wte->value.dtype(),
+                               wpe ? wpe->value.raw() : nullptr,
+                               wpe ? wpe->value.dtype() : DType::f32, B, T, C);
+    return out;
+  }
   cpu::encoder_forward(out->value.f32(), idx, wte->value.f32(), fp(wpe), B, T, C);
   tape.record("embedding", out, [&tape, out, ids, wte, wpe, B, T, C] {
     float* dwte = gp(tape, wte);
@@ -59,6 +78,12 @@ Var linear(Tape& tape, const Var& x, const Var& w, const Var& b) {
             w->value.shape().to_string(), C);
   const int64_t N = xs.rows();
   Var out = tape.output(tape.alloc(with_last(xs, OC)), {&x, &w, &b});
+  if (w->value.dtype() != DType::f32) {
+    require_no_grad_through("linear", out, w);
+    cpu::matmul_forward_typed(out->value.f32(), x->value.f32(), w->value.raw(), w->value.dtype(),
+                              fp(b), N, C, OC);
+    return out;
+  }
   cpu::matmul_forward(out->value.f32(), x->value.f32(), w->value.f32(), fp(b), N, C, OC);
   tape.record("linear", out, [&tape, out, x, w, b, N, C, OC] {
     cpu::matmul_backward(gp(tape, x), gp(tape, w), gp(tape, b), out->grad.f32(), x->value.f32(),

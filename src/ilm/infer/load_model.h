@@ -45,10 +45,10 @@ struct LoadedModel {
 // folder; or a folder holding config.yaml, tokenizer.json and model.safetensors. Hugging Face
 // folders: load_hf_folder (errors list missing, unexpected and mis-shaped weights). A .gguf file:
 // validated, nothing loaded. `storage` applies to the Transformer of Hugging Face folders and
-// model.init runs: mapped keeps f32 weights as read-only views of the files (for generation and
-// serving; no gradients), owned (the default) copies them (convert, anything that writes).
-// Runs trained from scratch (GPT-2) map as GPT-2 folders do: all but the Conv1D-transposed
-// matrices.
+// model.init runs: mapped keeps f32 weights and bf16/f16 matrices as read-only views of the
+// files (for generation and serving; no gradients), owned (the default) copies them (convert,
+// anything that writes). Runs trained from scratch (GPT-2) map as GPT-2 folders do: all but the
+// Conv1D-transposed matrices.
 LoadedModel load_model(const std::filesystem::path& path,
                        ParamStorage storage = ParamStorage::owned);
 

@@ -1,12 +1,14 @@
 #include "ilm/models/recipes.h"
 
 #include <algorithm>
+#include <cstring>
 #include <map>
 #include <set>
 
 #include "ilm/core/error.h"
 #include "ilm/io/file.h"
 #include "ilm/io/safetensors_index.h"
+#include "ilm/kernels/cpu/half_weights.h"
 #include "ilm/tokenizer/registry.h"
 
 namespace fs = std::filesystem;
@@ -569,13 +571,27 @@ std::string canonical_name(const TransformerConfig& c, std::string name) {
   return name;
 }
 
-Tensor transposed(const Tensor& t) {
-  const int64_t R = t.shape()[0], C = t.shape()[1];
-  Tensor out = Tensor::zeros({C, R});
-  const float* s = t.f32();
-  float* d = out.f32();
+template <typename T>
+void transpose_into(T* d, const T* s, int64_t R, int64_t C) {
   for (int64_t i = 0; i < R; ++i)
     for (int64_t j = 0; j < C; ++j) d[j * R + i] = s[i * C + j];
+}
+
+// In its own dtype: a bf16 matrix stays bf16 (half the memory of a widened copy).
+Tensor transposed(const Tensor& t) {
+  const int64_t R = t.shape()[0], C = t.shape()[1];
+  Tensor out = Tensor::zeros({C, R}, t.dtype());
+  if (dtype_size(t.dtype()) == 2)
+    transpose_into(static_cast<uint16_t*>(out.raw()), static_cast<const uint16_t*>(t.raw()), R, C);
+  else
+    transpose_into(out.f32(), t.f32(), R, C);
+  return out;
+}
+
+Tensor as_f32(const Tensor& t) {
+  if (t.dtype() == DType::f32) return t;
+  Tensor out = Tensor::zeros(t.shape());
+  cpu::widen_to_f32(out.f32(), t.raw(), t.dtype(), t.numel());
   return out;
 }
 
@@ -609,7 +625,10 @@ void load_hf_weights(Transformer& model, const std::vector<std::string>& names, 
       missing.push_back(m.hf);
       continue;
     }
+    // Mapped loads keep 2-D bf16/f16 tensors as they are (ParamStore::set_value); everything
+    // else computes in f32.
     Tensor src = *t;
+    if (src.dtype() != DType::f32 && (!mapped || src.shape().ndim() != 2)) src = as_f32(src);
     if (m.transform == WeightTransform::transpose || m.transform == WeightTransform::transpose_split_qkv) {
       if (src.shape().ndim() != 2) {
         mismatched.push_back(fmt::format("{}: expected a matrix, found {}", it->second, src.shape().to_string()));
@@ -628,7 +647,7 @@ void load_hf_weights(Transformer& model, const std::vector<std::string>& names, 
         continue;
       }
       if (mapped) {
-        ps.set_value(p.name, src);  // the file's bytes when stored f32, else the converted copy
+        ps.set_value(p.name, src);  // the file's bytes when stored f32/bf16/f16, else a copy
       } else {
         std::copy_n(src.f32(), src.numel(), p.var->value.f32());
       }
@@ -651,10 +670,14 @@ void load_hf_weights(Transformer& model, const std::vector<std::string>& names, 
         ps.set_value(p.name, src.slice(first, first + n));
         continue;
       }
-      if (mapped) ps.set_value(p.name, Tensor::zeros(p.shape));  // rows gathered: its own copy
-      float* dst = p.var->value.f32();
+      // rows gathered: its own copy, in the source's dtype
+      if (mapped) ps.set_value(p.name, Tensor::zeros(p.shape, src.dtype()));
+      const size_t row_bytes = static_cast<size_t>(cols) * dtype_size(src.dtype());
+      auto* dst = static_cast<uint8_t*>(p.var->value.raw());
+      const auto* from = static_cast<const uint8_t*>(src.raw());
       for (size_t i = 0; i < rows.size(); ++i)
-        std::copy_n(src.f32() + rows[i] * cols, cols, dst + static_cast<int64_t>(i) * cols);
+        std::memcpy(dst + i * row_bytes, from + static_cast<size_t>(rows[i]) * row_bytes,
+                    row_bytes);
     }
   }
   // Mapped: a parameter no mapping names (none today) is zero, as in an owned store.
@@ -694,6 +717,12 @@ void load_hf_weights(Transformer& model, const std::vector<std::string>& names, 
 std::vector<std::pair<std::string, Tensor>> hf_state_dict(const Transformer& model) {
   std::vector<std::pair<std::string, Tensor>> out;
   const ParamStore& ps = model.params();
+  for (const Param& p : ps.params())
+    if (p.var->value.defined() && p.var->value.dtype() != DType::f32)
+      fail(
+          "[{}] '{}' is {} (a model loaded mapped for inference keeps half-precision weights as "
+          "stored); writing weights needs a model loaded owned (f32)",
+          model.config().arch, p.name, dtype_name(p.var->value.dtype()));
   for (const WeightMapping& m : hf_weight_mappings(model.config())) {
     const Tensor& first = ps.get(m.ours[0]).var->value;
     switch (m.transform) {
@@ -760,6 +789,11 @@ HfModel load_hf_folder(const fs::path& folder, ParamStorage storage) {
     for (const SafetensorsFile& shard : weights.shards()) r.weight_maps.push_back(shard.map());
   load_hf_weights(*r.model, weights.names(), [&](const std::string& name) -> std::optional<Tensor> {
     if (!weights.has(name)) return std::nullopt;
+    // Mapped: bf16/f16 as stored (a view of the map); load_hf_weights keeps matrices so and
+    // widens vectors. Owned: f32.
+    const DType stored = weights.info(name).dtype;
+    if (storage == ParamStorage::mapped && (stored == DType::bf16 || stored == DType::f16))
+      return weights.get(name, stored);
     return weights.get(name, DType::f32);
   });
   // A folder of weights only has no tokenizer; a broken tokenizer file is an error.

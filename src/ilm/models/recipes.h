@@ -76,15 +76,17 @@ bool hf_weight_ignorable(const TransformerConfig& config, const std::string& nam
 using TensorSource = std::function<std::optional<Tensor>(const std::string& name)>;
 
 // Fills the model's parameters from `get` (any float dtype is converted). An owned model is
-// written in place. A mapped model (ParamStorage::mapped) takes the tensors `get` returns as
-// its values: f32 tensors in our layout (a view of a file's map stays one, as does a row block
-// of a "concat" fused q/k/v) are not copied; transposes, gathered q/k/v rows and converted
-// dtypes get tensors of their own. Throws one message
+// written in place, in f32. A mapped model (ParamStorage::mapped) takes the tensors `get`
+// returns as its values: f32 tensors, and bf16/f16 matrices, in our layout (a view of a file's
+// map stays one, as does a row block of a "concat" fused q/k/v) are not copied; transposes and
+// gathered q/k/v rows get tensors of their own in the same dtype; bf16/f16 vectors and other
+// dtypes are converted to f32. Throws one message
 // listing every missing weight, every unexpected one (not mapped, not ignorable) and every
 // shape mismatch, naming each tensor.
 void load_hf_weights(Transformer& model, const std::vector<std::string>& names, const TensorSource& get);
 // Our parameters under Hugging Face names and layouts, in a fixed order; a GPT-2 without
-// biases gets zero biases (GPT2LMHeadModel always has them).
+// biases gets zero biases (GPT2LMHeadModel always has them). f32 models only: throws, naming
+// the parameter, for a mapped model holding bf16/f16 matrices.
 std::vector<std::pair<std::string, Tensor>> hf_state_dict(const Transformer& model);
 
 struct HfModel {
@@ -100,8 +102,9 @@ struct HfModel {
 // A Hugging Face model folder: config.json, model.safetensors (or sharded with
 // model.safetensors.index.json), and the tokenizer files when there are any.
 // storage owned (the default) copies every weight into the model's buffer (training, convert,
-// anything that writes weights); mapped loads for inference: f32 weights in our layout stay
-// read-only views of the files' maps, and there are no gradients (see load_hf_weights).
+// anything that writes weights); mapped loads for inference: f32 weights, and bf16/f16
+// matrices (used as stored: half the memory), in our layout stay read-only views of the files'
+// maps, and there are no gradients (see load_hf_weights).
 HfModel load_hf_folder(const std::filesystem::path& folder,
                        ParamStorage storage = ParamStorage::owned);
 // Writes config.json, model.safetensors (sharded past max_shard_bytes) and

@@ -5,6 +5,7 @@
 
 #include "ilm/core/error.h"
 #include "ilm/kernels/alibi.h"
+#include "ilm/kernels/cpu/half_weights.h"
 #include "ilm/kernels/cpu/kernels.h"
 
 namespace ilm {
@@ -82,6 +83,8 @@ void declare_params(const TransformerConfig& c, ParamStore& ps) {
 bool back_to_back(const Tensor& a, const Tensor& b, const Tensor& c) {
   if (!a.defined() && !b.defined() && !c.defined()) return true;
   if (!a.defined() || !b.defined() || !c.defined()) return false;
+  // bf16/f16 weights of a mapped load are never fused: the training path is f32.
+  if (a.dtype() != DType::f32 || b.dtype() != DType::f32 || c.dtype() != DType::f32) return false;
   return a.f32() + a.numel() == b.f32() && b.f32() + b.numel() == c.f32();
 }
 
@@ -328,6 +331,15 @@ void Transformer::forward_cached(TransformerKVCache& cache, const int32_t* ids, 
   auto w = [&](const std::string& name) -> const float* {
     return params_.has(name) ? params_.get(name).var->value.f32() : nullptr;
   };
+  // Matrices as stored: f32, or bf16/f16 in a mapped load (kernels/cpu/half_weights.h).
+  auto tensor = [&](const std::string& name) -> const Tensor& {
+    return params_.get(name).var->value;
+  };
+  auto matmul = [&](float* out, const float* in, const std::string& weight, const float* bias,
+                    int64_t rows, int in_features, int out_features) {
+    const Tensor& t = tensor(weight);
+    cpu::matmul_forward_typed(out, in, t.raw(), t.dtype(), bias, rows, in_features, out_features);
+  };
   auto normf = [&](float* out, const float* in, int64_t rows, const std::string& name) {
     if (c.norm == NormKind::rmsnorm) {
       cpu::rmsnorm_forward(out, nullptr, in, w(name + ".weight"), rows, C, c.norm_eps);
@@ -357,9 +369,16 @@ void Transformer::forward_cached(TransformerKVCache& cache, const int32_t* ids, 
   float* m = buf(int64_t(n) * C);
   float* up = buf(int64_t(n) * I);
   float* gate = buf(int64_t(n) * I);
-  cpu::encoder_forward(x, ids, w("embed.weight"), w("pos_embed.weight"), 1, n, C, pos0);
+  {
+    const Tensor& wte = tensor("embed.weight");
+    const Tensor* wpe = params_.has("pos_embed.weight") ? &tensor("pos_embed.weight") : nullptr;
+    cpu::encoder_forward_typed(x, ids, wte.raw(), wte.dtype(), wpe ? wpe->raw() : nullptr,
+                               wpe ? wpe->dtype() : DType::f32, 1, n, C, pos0);
+  }
   if (c.type_vocab_size > 0) {  // token type 0 for every position
-    const float* t0 = w("type_embed.weight");
+    const Tensor& types = tensor("type_embed.weight");
+    float* t0 = buf(C);
+    cpu::widen_to_f32(t0, types.raw(), types.dtype(), C);
     for (int i = 0; i < n; ++i)
       for (int j = 0; j < C; ++j) x[int64_t(i) * C + j] += t0[j];
   }
@@ -367,13 +386,19 @@ void Transformer::forward_cached(TransformerKVCache& cache, const int32_t* ids, 
   const int64_t layer_stride = int64_t(capacity) * KC;
   float* qkv = buf(int64_t(n) * (QC + 2 * KC));
   auto attention = [&](float* out, const float* in, const std::string& h, int l) {
-    const float *wq = w(h + "attn.q.weight"), *wk = w(h + "attn.k.weight"),
-                *wv = w(h + "attn.v.weight");
+    const Tensor& tq = tensor(h + "attn.q.weight");
+    const Tensor& tk = tensor(h + "attn.k.weight");
+    const Tensor& tv = tensor(h + "attn.v.weight");
     const float *bq = w(h + "attn.q.bias"), *bk = w(h + "attn.k.bias"), *bv = w(h + "attn.v.bias");
-    const bool fused = wk == wq + int64_t(QC) * C && wv == wk + int64_t(KC) * C &&
+    const auto* pq = static_cast<const uint8_t*>(tq.raw());
+    const auto* pk = static_cast<const uint8_t*>(tk.raw());
+    const auto* pv = static_cast<const uint8_t*>(tv.raw());
+    const size_t esz = dtype_size(tq.dtype());
+    const bool fused = tk.dtype() == tq.dtype() && tv.dtype() == tq.dtype() &&
+                       pk == pq + size_t(QC) * C * esz && pv == pk + size_t(KC) * C * esz &&
                        (!bq || (bk == bq + QC && bv == bk + KC));
     if (fused) {  // one matmul over the three (declare_params lays them out so), then split
-      cpu::matmul_forward(qkv, in, wq, bq, n, C, QC + 2 * KC);
+      cpu::matmul_forward_typed(qkv, in, tq.raw(), tq.dtype(), bq, n, C, QC + 2 * KC);
       for (int i = 0; i < n; ++i) {
         const float* row = qkv + int64_t(i) * (QC + 2 * KC);
         std::memcpy(q + int64_t(i) * QC, row, size_t(QC) * 4);
@@ -381,9 +406,9 @@ void Transformer::forward_cached(TransformerKVCache& cache, const int32_t* ids, 
         std::memcpy(v + int64_t(i) * KC, row + QC + KC, size_t(KC) * 4);
       }
     } else {
-      cpu::matmul_forward(q, in, wq, bq, n, C, QC);
-      cpu::matmul_forward(k, in, wk, bk, n, C, KC);
-      cpu::matmul_forward(v, in, wv, bv, n, C, KC);
+      matmul(q, in, h + "attn.q.weight", bq, n, C, QC);
+      matmul(k, in, h + "attn.k.weight", bk, n, C, KC);
+      matmul(v, in, h + "attn.v.weight", bv, n, C, KC);
     }
     if (rot > 0) {
       cpu::rope_forward(q, q, inv_freq.data(), 1, n, NH, HS, rot, pos0, rope_scale);
@@ -395,19 +420,19 @@ void Transformer::forward_cached(TransformerKVCache& cache, const int32_t* ids, 
     std::memcpy(vc + int64_t(pos0) * KC, v, size_t(n) * KC * 4);
     cpu::attention_gqa_forward_cached(att, q, QC, kc, vc, n, pos0, NH, NKV, HS, c.sliding_window,
                                       alibi.empty() ? nullptr : alibi.data());
-    cpu::matmul_forward(out, att, w(h + "attn.o.weight"), w(h + "attn.o.bias"), n, QC, C);
+    matmul(out, att, h + "attn.o.weight", w(h + "attn.o.bias"), n, QC, C);
   };
   auto mlp = [&](float* out, const float* in, const std::string& h) {
-    cpu::matmul_forward(up, in, w(h + "mlp.up.weight"), w(h + "mlp.up.bias"), n, C, I);
+    matmul(up, in, h + "mlp.up.weight", w(h + "mlp.up.bias"), n, C, I);
     if (c.mlp == MlpKind::swiglu) {
-      cpu::matmul_forward(gate, in, w(h + "mlp.gate.weight"), w(h + "mlp.gate.bias"), n, C, I);
+      matmul(gate, in, h + "mlp.gate.weight", w(h + "mlp.gate.bias"), n, C, I);
       cpu::swiglu_forward(up, gate, up, int64_t(n) * I);
     } else if (c.mlp == MlpKind::gelu_tanh) {
       cpu::gelu_forward(up, up, int64_t(n) * I);
     } else {
       cpu::gelu_exact_forward(up, up, int64_t(n) * I);
     }
-    cpu::matmul_forward(out, up, w(h + "mlp.down.weight"), w(h + "mlp.down.bias"), n, I, C);
+    matmul(out, up, h + "mlp.down.weight", w(h + "mlp.down.bias"), n, I, C);
   };
   for (int l = 0; l < c.n_layer; ++l) {
     const std::string h = "layers." + std::to_string(l) + ".";
@@ -440,7 +465,7 @@ void Transformer::forward_cached(TransformerKVCache& cache, const int32_t* ids, 
   }
   float* last = x + int64_t(n - 1) * C;
   if (c.wiring != Wiring::post_norm) normf(n1, last, 1, "norm"), last = n1;
-  cpu::matmul_forward(logits_out, last, w(c.tie_embeddings ? "embed.weight" : "lm_head.weight"),
+  matmul(logits_out, last, c.tie_embeddings ? "embed.weight" : "lm_head.weight",
                       nullptr, 1, C, V);
   cache.length += n;
 }

@@ -35,8 +35,13 @@ void ParamStore::set_value(const std::string& name, Tensor value) {
             "owned store is written in place",
             name);
   const Param& p = get(name);
-  ILM_CHECK(value.defined() && value.dtype() == DType::f32 && value.shape() == p.shape,
-            "[params] '{}' is f32 {}, given {} {}", name, p.shape.to_string(),
+  // Matrices may stay half precision (a bf16 or f16 file's bytes); the inference kernels
+  // widen them as they go (kernels/cpu/half_weights.h). Vectors are f32.
+  const bool half_ok = p.shape.ndim() == 2 && value.defined() &&
+                       (value.dtype() == DType::bf16 || value.dtype() == DType::f16);
+  ILM_CHECK(value.defined() && (value.dtype() == DType::f32 || half_ok) && value.shape() == p.shape,
+            "[params] '{}' is {} {}, given {} {}", name,
+            p.shape.ndim() == 2 ? "F32, BF16 or F16" : "F32", p.shape.to_string(),
             value.defined() ? dtype_name(value.dtype()) : "nothing",
             value.defined() ? value.shape().to_string() : "");
   p.var->value = std::move(value);

@@ -5,7 +5,9 @@
 // For inference a store can instead be finalized `mapped`: no buffers at all, and each
 // parameter's value is set one by one, as a read-only view into a weights file's memory map
 // or a tensor of its own (for weights that needed a transpose or a dtype conversion). Such a
-// store has no gradients and no contiguous values; values()/grads() then throw.
+// store has no gradients and no contiguous values; values()/grads() then throw. Its matrices
+// may be bf16 or f16 (a half-precision file used as stored): read them through the typed
+// kernels (kernels/cpu/half_weights.h), not f32().
 #pragma once
 
 #include <string>
@@ -36,8 +38,9 @@ class ParamStore {
   // owned: allocates values (zeroed) and gradients. mapped: allocates nothing; every value
   // stays undefined until set_value().
   void finalize(ParamStorage storage = ParamStorage::owned);
-  // Mapped stores only: `value` (f32, the parameter's shape) becomes the parameter's value,
-  // shared, not copied. Throws naming the parameter and both shapes.
+  // Mapped stores only: `value` (the parameter's shape; f32, or bf16/f16 for a 2-D parameter)
+  // becomes the parameter's value, shared, not copied. Throws naming the parameter and both
+  // shapes and dtypes.
   void set_value(const std::string& name, Tensor value);
 
   std::vector<Param>& params() { return params_; }
