@@ -12,6 +12,7 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <tuple>
 
 #include "ilm/infer/generate.h"
 #include "ilm/infer/load_model.h"
@@ -232,6 +233,11 @@ TEST(GgufImport, SentencePieceTokenizer) {
   EXPECT_EQ(back->kind(), "sentencepiece");
   expect_same_ids(*sp, *back);
   EXPECT_EQ(back->decode(sp->encode("the whale")), "the whale");
+  const auto* back_sp = dynamic_cast<const ilm::SentencePieceTokenizer*>(back.get());
+  ASSERT_TRUE(back_sp);
+  EXPECT_EQ(back_sp->bos_id(), sp->bos_id());
+  EXPECT_EQ(back_sp->eot_id(), sp->eot_id());
+  EXPECT_EQ(back_sp->unk_id(), sp->unk_id());
 }
 
 TEST(GgufImport, WordPieceTokenizer) {
@@ -280,6 +286,19 @@ TEST(GgufImport, Refusals) {
     const std::string e = error_of([&] { ilm::load_gguf_model(tmp.path / "mamba.gguf"); });
     EXPECT_NE(e.find("\"mamba\""), std::string::npos) << e;
     EXPECT_NE(e.find("gpt2, llama"), std::string::npos) << e;
+  }
+  for (const auto& [model, pre, want] :
+       {std::tuple{"gpt2", "falcon", "\"falcon\" is not read (supported: gpt-2, llama-bpe"},
+        std::tuple{"rwkv", "", "\"rwkv\" is not read (supported: gpt2, llama, bert)"}}) {
+    ilm::GgufWriter w;  // tokenizers ilm does not build
+    w.add_kv("tokenizer.ggml.model", model);
+    if (*pre) w.add_kv("tokenizer.ggml.pre", pre);
+    w.add_kv("tokenizer.ggml.tokens", std::vector<std::string>{"a", "b"});
+    w.add_kv("tokenizer.ggml.merges", std::vector<std::string>{});
+    w.write(tmp.path / "tok.gguf");
+    const std::string e =
+        error_of([&] { ilm::gguf_tokenizer(ilm::GgufFile::open(tmp.path / "tok.gguf")); });
+    EXPECT_NE(e.find(want), std::string::npos) << e;
   }
   ilm::HfModel hf = ilm::load_hf_folder(family_fixtures() / "llama");
   {  // a quantization ilm does not read: Q8_0 relabelled Q4_0 (smaller, so still in the file)

@@ -313,6 +313,18 @@ std::unique_ptr<Tokenizer> sentencepiece_tokenizer(const GgufFile& f) {
   put_tag(trainer, 3, 0);
   put_varint(trainer, 2);  // BPE: merges by score, as llama.cpp's SentencePiece tokenizer
   put_bool(trainer, 35, bytes);
+  // SentencePiece finds <unk>, <s> and </s> by piece (TrainerSpec unk_piece 45, bos_piece 46,
+  // eos_piece 47): name the pieces at the file's ids.
+  auto piece_of = [&](std::string_view key, uint32_t field) {
+    if (!f.has_kv(key)) return;
+    const uint64_t id = f.kv(key).to_u64();
+    ILM_CHECK(id < tokens.size(), "{}: {} = {} is past the {} tokens", f.path().string(), key, id,
+              tokens.size());
+    put_bytes(trainer, field, tokens[id]);
+  };
+  piece_of("tokenizer.ggml.unknown_token_id", 45);
+  piece_of("tokenizer.ggml.bos_token_id", 46);
+  piece_of("tokenizer.ggml.eos_token_id", 47);
   put_bytes(proto, 2, trainer);
   std::string normalizer;
   put_bytes(normalizer, 1, "identity");
