@@ -20,6 +20,7 @@
 #include "ilm/io/gguf_arch.h"
 #include "ilm/io/gguf_export.h"
 #include "ilm/models/recipes.h"
+#include "ilm/tokenizer/bpe_trainer.h"
 #include "ilm/tokenizer/sentencepiece.h"
 #include "ilm/tokenizer/tiktoken.h"
 #include "ilm/tokenizer/wordpiece.h"
@@ -210,6 +211,29 @@ TEST(GgufImport, ByteLevelBpeTokenizer) {
   allow.special = ilm::SpecialTokens::allow;
   EXPECT_EQ(back->encode("the<|endoftext|>", allow),
             (std::vector<int32_t>{257, 259}));
+}
+
+// Llama 3's files set add_bos_token: the prompt the model sees starts with BOS.
+TEST(GgufImport, ByteLevelBpeAddBosToken) {
+  TempDir tmp;
+  ilm::GgufWriter w;
+  std::vector<std::string> tokens;
+  for (int b = 0; b < 256; ++b) tokens.push_back(ilm::byte_level_spelling(std::string(1, char(b))));
+  tokens.push_back("<|begin_of_text|>");
+  std::vector<int32_t> types(tokens.size(), 1);
+  types.back() = int32_t(ilm::GgufTokenType::control);
+  w.add_kv("tokenizer.ggml.model", "gpt2");
+  w.add_kv("tokenizer.ggml.pre", "llama-bpe");
+  w.add_kv("tokenizer.ggml.tokens", tokens);
+  w.add_kv("tokenizer.ggml.token_type", types);
+  w.add_kv("tokenizer.ggml.merges", std::vector<std::string>{});
+  w.add_kv("tokenizer.ggml.bos_token_id", uint32_t{256});
+  w.add_kv("tokenizer.ggml.add_bos_token", true);
+  w.write(tmp.path / "bos.gguf");
+  auto tok = ilm::gguf_tokenizer(ilm::GgufFile::open(tmp.path / "bos.gguf"));
+  ASSERT_TRUE(tok);
+  EXPECT_EQ(tok->encode("Hi"), (std::vector<int32_t>{'H', 'i'}));
+  EXPECT_EQ(ilm::prompt_ids(*tok, "Hi", true), (std::vector<int32_t>{256, 'H', 'i'}));
 }
 
 TEST(GgufImport, SentencePieceTokenizer) {

@@ -241,13 +241,33 @@ std::unique_ptr<Tokenizer> bpe_tokenizer(const GgufFile& f) {
                        {"special", type == int32_t(GgufTokenType::control)}});
     vocab[tokens[id]] = id;
   }
+  // add_bos_token (Llama 3's files): the model sees BOS before the text, as its
+  // tokenizer.json's TemplateProcessing puts it.
+  json post = nullptr;
+  const bool add_bos =
+      f.has_kv("tokenizer.ggml.add_bos_token") && f.kv_as<bool>("tokenizer.ggml.add_bos_token");
+  if (add_bos && f.has_kv("tokenizer.ggml.bos_token_id")) {
+    const uint64_t bos = f.kv("tokenizer.ggml.bos_token_id").to_u64();
+    ILM_CHECK(bos < tokens.size(), "{}: tokenizer.ggml.bos_token_id = {} is past the {} tokens",
+              f.path().string(), bos, tokens.size());
+    const std::string& name = tokens[bos];
+    auto item = [](const char* kind, const std::string& id, int type) {
+      return json{{kind, {{"id", id}, {"type_id", type}}}};
+    };
+    post = {{"type", "TemplateProcessing"},
+            {"single", {item("SpecialToken", name, 0), item("Sequence", "A", 0)}},
+            {"pair",
+             {item("SpecialToken", name, 0), item("Sequence", "A", 0),
+              item("SpecialToken", name, 1), item("Sequence", "B", 1)}},
+            {"special_tokens", {{name, {{"id", name}, {"ids", {bos}}, {"tokens", {name}}}}}}};
+  }
   json j = {{"version", "1.0"},
             {"truncation", nullptr},
             {"padding", nullptr},
             {"added_tokens", added},
             {"normalizer", nullptr},
             {"pre_tokenizer", pre_tokenizer},
-            {"post_processor", nullptr},
+            {"post_processor", post},
             {"decoder",
              {{"type", "ByteLevel"},
               {"add_prefix_space", true},
