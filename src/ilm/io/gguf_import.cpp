@@ -5,12 +5,15 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <cmath>
+#include <numbers>
 #include <cstring>
 #include <map>
 #include <set>
 
 #include "ilm/core/error.h"
 #include "ilm/io/gguf_arch.h"
+#include "ilm/kernels/rope.h"
 #include "ilm/models/recipes.h"
 #include "ilm/tokenizer/hf_tokenizer.h"
 #include "ilm/tokenizer/pretokenize.h"
@@ -66,6 +69,83 @@ bool tied(const GgufFile& f) {
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
+// LLaMA-3 RoPE scaling back from rope_freqs.weight, llama.cpp's per-frequency divisors
+// r_i = inv_i / scaled_i: 1 for short wavelengths, `factor` for long ones, and between them
+// 1 / ((1 - s) / factor + s) with s = (orig / wavelen - low) / (high - low). Only the
+// wavelength bounds orig / high and orig / low matter, so `orig` is taken as given (or 8192)
+// and low / high solved from the ramp (or placed between the neighbouring wavelengths when
+// the ramp has fewer than two points). The result is checked against every factor.
+json llama3_scaling(const GgufFile& f, double theta, int64_t HS, int64_t orig) {
+  const std::vector<float> r = f.read_f32("rope_freqs.weight");
+  auto refuse = [&](std::string_view why) {
+    fail("{}: rope_freqs.weight (LLaMA-3 RoPE scaling as per-frequency factors) is not LLaMA-3 "
+         "scaling that ilm can express ({}); convert the Hugging Face folder instead",
+         f.path().string(), why);
+  };
+  if (int64_t(r.size()) != HS / 2) refuse(fmt::format("{} factors for heads of {}", r.size(), HS));
+  const double F = *std::max_element(r.begin(), r.end());
+  if (!(F > 1.0)) refuse("no factor above 1");
+  std::vector<double> wavelen(r.size());
+  for (size_t i = 0; i < r.size(); ++i)
+    wavelen[i] = 2.0 * std::numbers::pi * std::pow(theta, double(2 * i) / double(HS));
+  std::vector<size_t> ones, mids, tops;
+  for (size_t i = 0; i < r.size(); ++i) {
+    if (std::fabs(r[i] - 1.0) <= 1e-6)
+      ones.push_back(i);
+    else if (std::fabs(r[i] - F) <= 1e-6 * F)
+      tops.push_back(i);
+    else
+      mids.push_back(i);
+  }
+  if (tops.empty()) refuse("no frequency is divided by the largest factor alone");
+  const double O = double(orig);
+  const double below = ones.empty() ? wavelen[0] / 2 : wavelen[ones.back()];
+  const double above = wavelen[tops.front()];
+  auto smooth = [&](size_t i) { return (1.0 / r[i] - 1.0 / F) / (1.0 - 1.0 / F); };
+  double lo = 0, hi = 0;
+  if (mids.size() >= 2) {  // s = a / wavelen + b, a = O / (hi - lo), b = -lo / (hi - lo)
+    const size_t p = mids.front(), q = mids.back();
+    const double a = (smooth(p) - smooth(q)) / (1.0 / wavelen[p] - 1.0 / wavelen[q]);
+    const double b = smooth(p) - a / wavelen[p];
+    lo = -b * O / a;
+    hi = lo + O / a;
+  } else if (mids.size() == 1) {
+    const size_t m = mids.front();
+    hi = O / std::sqrt(below * wavelen[m]);
+    const double s = smooth(m);
+    lo = (O / wavelen[m] - s * hi) / (1.0 - s);
+  } else {
+    hi = O / (std::pow(below, 2.0 / 3.0) * std::pow(above, 1.0 / 3.0));
+    lo = O / (std::pow(below, 1.0 / 3.0) * std::pow(above, 2.0 / 3.0));
+  }
+  RopeConfig rc;
+  rc.theta = float(theta);
+  rc.scaling = "llama3";
+  rc.factor = float(F);
+  rc.low_freq_factor = float(lo);
+  rc.high_freq_factor = float(hi);
+  rc.original_max_positions = int(orig);
+  RopeConfig plain = rc;
+  plain.scaling = "";
+  std::vector<float> base, scaled;
+  try {
+    base = rope_inv_freq(plain, int(HS), 0);
+    scaled = rope_inv_freq(rc, int(HS), 0);
+  } catch (const Error& e) {
+    refuse(e.what());
+  }
+  for (size_t i = 0; i < r.size(); ++i)
+    if (std::fabs(base[i] / scaled[i] - r[i]) > 1e-5 * r[i])
+      refuse(fmt::format("factor {} is {}, LLaMA-3 scaling with factor {}, low_freq_factor {}, "
+                         "high_freq_factor {} gives {}",
+                         i, r[i], F, lo, hi, base[i] / scaled[i]));
+  return {{"rope_type", "llama3"},
+          {"factor", rc.factor},
+          {"low_freq_factor", rc.low_freq_factor},
+          {"high_freq_factor", rc.high_freq_factor},
+          {"original_max_position_embeddings", orig}};
+}
+
 }  // namespace
 
 json gguf_hf_config(const GgufFile& f) {
@@ -116,11 +196,11 @@ json gguf_hf_config(const GgufFile& f) {
     j["attention_bias"] = f.has_tensor("blk.0.attn_q.bias");
     j["mlp_bias"] = f.has_tensor("blk.0.ffn_up.bias");
     j["rope_theta"] = d_or(f, key("rope.freq_base"), 10000.0);
-    ILM_CHECK(!f.has_tensor("rope_freqs.weight"),
-              "{}: rope_freqs.weight (LLaMA-3.1 RoPE scaling as per-frequency factors) is not "
-              "read: ilm takes LLaMA-3 scaling as its parameters (factor, low/high_freq_factor), "
-              "which the file does not hold; convert the Hugging Face folder instead",
-              f.path().string());
+    if (f.has_tensor("rope_freqs.weight")) {
+      j["rope_scaling"] = llama3_scaling(f, j["rope_theta"].get<double>(), HS,
+                                         u_or(f, key("rope.scaling.original_context_length"), 8192));
+      return j;
+    }
     const std::string scaling = f.has_kv(key("rope.scaling.type"))
                                     ? f.kv_as<std::string>(key("rope.scaling.type"))
                                     : std::string("none");
@@ -428,6 +508,7 @@ GgufModel load_gguf_model(const fs::path& path, ParamStorage storage) {
       continue;
     }
     if (t.name == "output.weight" && config.tie_embeddings) continue;  // the tied head's copy
+    if (t.name == "rope_freqs.weight") continue;  // read as the config's LLaMA-3 scaling
     // Zero biases written for llama.cpp's gpt2 / bert where the model has none.
     if (t.name.ends_with(".bias")) {
       const std::vector<float> v = f.read_f32(t);
