@@ -34,7 +34,9 @@ using ilm::test::TempDir;
 
 namespace {
 
-fs::path family_fixtures() { return fs::path(ILM_SOURCE_DIR) / "tests/reference/golden/families"; }
+fs::path family_fixtures() {
+  return fs::path(ILM_SOURCE_DIR) / "tests/reference/golden/families";
+}
 
 std::vector<std::string> family_names() {
   std::vector<std::string> names;
@@ -79,7 +81,9 @@ float max_diff(const std::vector<std::vector<float>>& a, const std::vector<std::
   return m;
 }
 
-bool causal(const ilm::TransformerConfig& c) { return c.head == ilm::HeadKind::causal_lm && c.causal; }
+bool causal(const ilm::TransformerConfig& c) {
+  return c.head == ilm::HeadKind::causal_lm && c.causal;
+}
 
 fs::path export_fixture(const ilm::Transformer& model, const fs::path& out, GgmlType type) {
   ilm::GgufExportOptions o;
@@ -177,7 +181,8 @@ TEST(GgufImport, F16AndQ8_0WithinBounds) {
     float scale = 0;
     for (const auto& p : want)
       for (float x : p) scale = std::max(scale, std::fabs(x));
-    const fs::path f16 = export_fixture(*hf.model, tmp.path / (family + ".f16.gguf"), GgmlType::f16);
+    const fs::path f16 =
+        export_fixture(*hf.model, tmp.path / (family + ".f16.gguf"), GgmlType::f16);
     for (auto storage : {ilm::ParamStorage::owned, ilm::ParamStorage::mapped}) {
       ilm::GgufModel g = ilm::load_gguf_model(f16, storage);
       EXPECT_LE(max_diff(want, logits_of(*g.model)), 0.01f * scale + 1e-3f);
@@ -198,7 +203,8 @@ namespace {
 
 const std::vector<std::string> kTexts = {
     "Hello world, the theme of the thesis.", "Caf\xC3\xA9 na\xC3\xAFve \xC3\xA0 la cr\xC3\xA8me",
-    "\xD9\x85\xD8\xB1\xD8\xAD\xD8\xA8\xD8\xA7 \xD8\xA8\xD8\xA7\xD9\x84\xD8\xB9\xD8\xA7\xD9\x84\xD9\x85",
+    "\xD9\x85\xD8\xB1\xD8\xAD\xD8\xA8\xD8\xA7 "
+    "\xD8\xA8\xD8\xA7\xD9\x84\xD8\xB9\xD8\xA7\xD9\x84\xD9\x85",
     "emoji \xF0\x9F\x98\x80\xF0\x9F\x9A\x80 ok", "  spaces\tand\nlines  "};
 
 // Exports a model of `family` shaped for `tok` with it, and reads the tokenizer back.
@@ -239,8 +245,7 @@ TEST(GgufImport, ByteLevelBpeTokenizer) {
   expect_same_ids(tok, *back);
   ilm::EncodeOptions allow;
   allow.special = ilm::SpecialTokens::allow;
-  EXPECT_EQ(back->encode("the<|endoftext|>", allow),
-            (std::vector<int32_t>{257, 259}));
+  EXPECT_EQ(back->encode("the<|endoftext|>", allow), (std::vector<int32_t>{257, 259}));
 }
 
 // Llama 3's files set add_bos_token: the prompt the model sees starts with BOS.
@@ -296,8 +301,8 @@ TEST(GgufImport, SentencePieceTokenizer) {
 
 TEST(GgufImport, WordPieceTokenizer) {
   TempDir tmp;
-  std::vector<std::string> vocab = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "play",
-                                    "##ing", "hello", "world", "the", "##s", "caf", "##e", ","};
+  std::vector<std::string> vocab = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "play", "##ing",
+                                    "hello", "world", "the",   "##s",   "caf",    "##e",  ","};
   while (vocab.size() < 60) vocab.push_back(fmt::format("w{}", vocab.size()));
   ilm::WordPieceTokenizer wp(vocab, {}, "test vocab");
   auto back = round_trip("bert", wp, tmp.path / "bert.gguf");

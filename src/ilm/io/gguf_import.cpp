@@ -6,9 +6,9 @@
 
 #include <algorithm>
 #include <cmath>
-#include <numbers>
 #include <cstring>
 #include <map>
+#include <numbers>
 #include <set>
 
 #include "ilm/core/error.h"
@@ -78,9 +78,10 @@ bool tied(const GgufFile& f) {
 json llama3_scaling(const GgufFile& f, double theta, int64_t HS, int64_t orig) {
   const std::vector<float> r = f.read_f32("rope_freqs.weight");
   auto refuse = [&](std::string_view why) {
-    fail("{}: rope_freqs.weight (LLaMA-3 RoPE scaling as per-frequency factors) is not LLaMA-3 "
-         "scaling that ilm can express ({}); convert the Hugging Face folder instead",
-         f.path().string(), why);
+    fail(
+        "{}: rope_freqs.weight (LLaMA-3 RoPE scaling as per-frequency factors) is not LLaMA-3 "
+        "scaling that ilm can express ({}); convert the Hugging Face folder instead",
+        f.path().string(), why);
   };
   if (int64_t(r.size()) != HS / 2) refuse(fmt::format("{} factors for heads of {}", r.size(), HS));
   const double F = *std::max_element(r.begin(), r.end());
@@ -136,9 +137,10 @@ json llama3_scaling(const GgufFile& f, double theta, int64_t HS, int64_t orig) {
   }
   for (size_t i = 0; i < r.size(); ++i)
     if (std::fabs(base[i] / scaled[i] - r[i]) > 1e-5 * r[i])
-      refuse(fmt::format("factor {} is {}, LLaMA-3 scaling with factor {}, low_freq_factor {}, "
-                         "high_freq_factor {} gives {}",
-                         i, r[i], F, lo, hi, base[i] / scaled[i]));
+      refuse(
+          fmt::format("factor {} is {}, LLaMA-3 scaling with factor {}, low_freq_factor {}, "
+                      "high_freq_factor {} gives {}",
+                      i, r[i], F, lo, hi, base[i] / scaled[i]));
   return {{"rope_type", "llama3"},
           {"factor", rc.factor},
           {"low_freq_factor", rc.low_freq_factor},
@@ -197,8 +199,9 @@ json gguf_hf_config(const GgufFile& f) {
     j["mlp_bias"] = f.has_tensor("blk.0.ffn_up.bias");
     j["rope_theta"] = d_or(f, key("rope.freq_base"), 10000.0);
     if (f.has_tensor("rope_freqs.weight")) {
-      j["rope_scaling"] = llama3_scaling(f, j["rope_theta"].get<double>(), HS,
-                                         u_or(f, key("rope.scaling.original_context_length"), 8192));
+      j["rope_scaling"] =
+          llama3_scaling(f, j["rope_theta"].get<double>(), HS,
+                         u_or(f, key("rope.scaling.original_context_length"), 8192));
       return j;
     }
     const std::string scaling = f.has_kv(key("rope.scaling.type"))
@@ -292,17 +295,16 @@ std::unique_ptr<Tokenizer> bpe_tokenizer(const GgufFile& f) {
   } else if (pre == "llama-bpe" || pre == "gpt-4o") {
     const std::string regex =
         Pretokenizer::get(pre == "llama-bpe" ? "cl100k_base" : "o200k_base").pattern();
-    pre_tokenizer = {
-        {"type", "Sequence"},
-        {"pretokenizers",
-         {{{"type", "Split"},
-           {"pattern", {{"Regex", regex}}},
-           {"behavior", "Isolated"},
-           {"invert", false}},
-          {{"type", "ByteLevel"},
-           {"add_prefix_space", false},
-           {"trim_offsets", true},
-           {"use_regex", false}}}}};
+    pre_tokenizer = {{"type", "Sequence"},
+                     {"pretokenizers",
+                      {{{"type", "Split"},
+                        {"pattern", {{"Regex", regex}}},
+                        {"behavior", "Isolated"},
+                        {"invert", false}},
+                       {{"type", "ByteLevel"},
+                        {"add_prefix_space", false},
+                        {"trim_offsets", true},
+                        {"use_regex", false}}}}};
   } else {
     fail("{}: tokenizer.ggml.pre \"{}\" is not read (supported: gpt-2, llama-bpe, gpt-4o)",
          f.path().string(), pre);
@@ -374,7 +376,9 @@ void put_varint(std::string& out, uint64_t v) {
   }
   out.push_back(char(v));
 }
-void put_tag(std::string& out, uint32_t field, uint32_t wire) { put_varint(out, (field << 3) | wire); }
+void put_tag(std::string& out, uint32_t field, uint32_t wire) {
+  put_varint(out, (field << 3) | wire);
+}
 void put_bytes(std::string& out, uint32_t field, std::string_view s) {
   put_tag(out, field, 2);
   put_varint(out, s.size());
@@ -435,8 +439,7 @@ std::unique_ptr<Tokenizer> sentencepiece_tokenizer(const GgufFile& f) {
   put_bool(normalizer, 4, false);
   put_bool(normalizer, 5, true);
   put_bytes(proto, 3, normalizer);
-  return SentencePieceTokenizer::from_serialized(proto,
-                                                 f.path().string() + " (tokenizer.ggml.*)");
+  return SentencePieceTokenizer::from_serialized(proto, f.path().string() + " (tokenizer.ggml.*)");
 }
 
 std::unique_ptr<Tokenizer> wordpiece_tokenizer(const GgufFile& f) {
