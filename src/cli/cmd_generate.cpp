@@ -74,7 +74,7 @@ void add_generate(CLI::App& app) {
     // Generation only reads weights: f32 ones stay views of the files (no copy, no gradients).
     LoadedModel m = load_model(a->model, ParamStorage::mapped);
     std::unique_ptr<CausalLM> lm = m.causal_lm();
-    a->opt.leading_special_tokens = m.format == ModelFormat::hf;
+    a->opt.leading_special_tokens = m.format == ModelFormat::hf || m.format == ModelFormat::gguf;
     GenerateStats st;
     const bool by_ids = !a->prompt_ids.empty() || a->print_ids;
     const bool print_ids = a->print_ids || !m.tokenizer;  // no tokenizer: ids are all there is
@@ -84,8 +84,8 @@ void add_generate(CLI::App& app) {
         ids = parse_ids(a->prompt_ids);
       } else {
         ILM_CHECK(m.tokenizer,
-                  "{}: the model has no tokenizer: give the prompt as --prompt-ids 1,2,3",
-                  a->model);
+                  "{}: the model has no tokenizer{}: give the prompt as --prompt-ids 1,2,3",
+                  a->model, m.notes.empty() ? "" : " (" + m.notes.front() + ")");
         ids = prompt_ids(*m.tokenizer, a->prompt, a->opt.leading_special_tokens);
         ILM_CHECK(!ids.empty(), "the prompt has no tokens: give --prompt or --prompt-ids");
       }
@@ -112,7 +112,8 @@ void add_generate(CLI::App& app) {
       if (decoder) put(decoder->flush());
     } else {
       ILM_CHECK(m.tokenizer,
-                "{}: the model has no tokenizer: give the prompt as --prompt-ids 1,2,3", a->model);
+                "{}: the model has no tokenizer{}: give the prompt as --prompt-ids 1,2,3", a->model,
+                m.notes.empty() ? "" : " (" + m.notes.front() + ")");
       m.tokenizer->encode(a->prompt);  // an unencodable prompt fails before anything is printed
       std::fwrite(a->prompt.data(), 1, a->prompt.size(), stdout);
       st = generate(*lm, *m.tokenizer, a->prompt, a->opt, [](std::string_view s) {

@@ -56,6 +56,24 @@ done
 [[ $(stat -c %s run.gguf) == $(stat -c %s hf.gguf) ]] || fail "run.gguf and hf.gguf differ in size"
 "$ILM" info run.gguf >info_gguf.txt || fail "ilm info of the gguf"
 grep -q "general.architecture = string \"gpt2\"" info_gguf.txt || fail "ilm info of the gguf: $(cat info_gguf.txt)"
+grep -q "^loads as: .*GPT2LMHeadModel" info_gguf.txt || fail "ilm info of the gguf: no config: $(cat info_gguf.txt)"
+
+# GGUF in: an F32 file generates the HF folder's greedy ids and text (tokenizer from the
+# file), and converts back to a Hugging Face folder that does too.
+"$ILM" convert hf --to gguf --type f32 --out f32.gguf >/dev/null 2>&1 || fail "convert hf --to gguf f32"
+"$ILM" convert f32.gguf --to hf --out from_gguf >conv_g.out 2>&1 || { cat conv_g.out >&2; fail "convert gguf --to hf"; }
+for prompt in "The quick" "مرحبا"; do
+  a=$("$ILM" generate --model hf --prompt "$prompt" -t 0 -n 12 --print-ids)
+  for m in f32.gguf from_gguf; do
+    b=$("$ILM" generate --model $m --prompt "$prompt" -t 0 -n 12 --print-ids)
+    [[ -n $a && $a == "$b" ]] || fail "greedy ids differ for '$prompt': hf '$a', $m '$b'"
+  done
+  a=$("$ILM" generate --model hf --prompt "$prompt" -t 0 -n 12)
+  b=$("$ILM" generate --model f32.gguf --prompt "$prompt" -t 0 -n 12)
+  [[ $a == "$b" ]] || fail "greedy text differs for '$prompt': hf '$a', gguf '$b'"
+done
+b=$("$ILM" generate --model run.gguf --prompt-ids 5,6,7 -t 0 -n 8 --print-ids)
+[[ -n $b ]] || fail "the f16 gguf generated nothing"
 
 # A run that continues the LLaMA fixture (--init, i.e. model.init): its checkpoints are LLaMA folders.
 "$ILM" train --config "$ILM_SOURCE_DIR/configs/shakespeare-char.yaml" --set data.text=text.txt \

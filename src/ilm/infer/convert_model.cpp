@@ -220,8 +220,16 @@ ConvertReport convert_to_hf(const fs::path& in, const fs::path& out, uint64_t ma
       return run_to_hf(in, out, max_shard_bytes);
     case ModelFormat::hf:
       return hf_to_hf(in, out, max_shard_bytes);
+    case ModelFormat::gguf: {  // owned f32 weights, layouts undone, tokenizer.json when read
+      LoadedModel m = load_model(in);
+      save_hf_folder(*m.transformer, m.tokenizer.get(), out, int64_t(max_shard_bytes));
+      ConvertReport rep;
+      rep.notes = m.notes;
+      for (const auto& e : fs::directory_iterator(out)) rep.files.push_back(e.path());
+      return rep;
+    }
     default:
-      fail("{}: converting to a Hugging Face folder takes a run folder or a Hugging Face folder",
+      fail("{}: converting to a Hugging Face folder takes a run folder, a Hugging Face folder or a .gguf file",
            in.string());
   }
 }

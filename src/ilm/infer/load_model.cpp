@@ -2,6 +2,7 @@
 
 #include "ilm/core/error.h"
 #include "ilm/io/gguf.h"
+#include "ilm/io/gguf_import.h"
 #include "ilm/io/safetensors_index.h"
 #include "ilm/models/recipes.h"
 #include "ilm/train/checkpoint.h"
@@ -104,10 +105,15 @@ LoadedModel load_model(const fs::path& path, ParamStorage storage) {
       m.weights = path;
       return m;
     }
-    case ModelFormat::gguf:
-      (void)GgufFile::open(path);  // validates the header and tensor table
+    case ModelFormat::gguf: {
+      GgufModel g = load_gguf_model(path, storage);
+      m.transformer = std::move(g.model);
+      m.tokenizer = std::move(g.tokenizer);
+      m.hf_config = std::move(g.hf_config);
+      m.notes = std::move(g.notes);
       m.weights = path;
       return m;
+    }
     case ModelFormat::safetensors:
       fail("{}: a bare safetensors file has no config: give its run or model folder",
            path.string());
@@ -123,10 +129,7 @@ std::unique_ptr<CausalLM> LoadedModel::causal_lm() {
       throw e.with_context(weights.string());
     }
   }
-  fail(
-      "{}: a GGUF file is read for `ilm info` only; generate from the run or Hugging Face folder "
-      "it came from",
-      weights.string());
+  fail("{}: no model loaded", weights.string());
 }
 
 std::unique_ptr<Transformer> load_run_gpt2(const RunConfig& cfg, const fs::path& weights,

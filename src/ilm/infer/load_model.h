@@ -1,12 +1,12 @@
 // What `--model PATH` names, loaded for inference: a run folder of `ilm train`, a Hugging Face
-// model folder (the Transformer of its recipe), or a GGUF file (read for
-// `ilm info` only). `ilm generate`, `ilm info` and `ilm convert` share it.
+// model folder (the Transformer of its recipe), or a GGUF file (load_gguf_model). `ilm generate`, `ilm info` and `ilm convert` share it.
 #pragma once
 
 #include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "ilm/infer/generate.h"
 #include "ilm/models/transformer.h"
@@ -30,13 +30,14 @@ ModelFormat detect_model_format(const std::filesystem::path& path);
 // A model ready for inference with its tokenizer.
 struct LoadedModel {
   ModelFormat format = ModelFormat::run;
-  std::unique_ptr<Transformer> transformer;  // null for a GGUF file
+  std::unique_ptr<Transformer> transformer;
   std::unique_ptr<Tokenizer> tokenizer;      // null when the folder has none
   std::filesystem::path weights;             // the file (run) or folder (hf) the weights came from
   nlohmann::json hf_config;                  // config.json of a Hugging Face folder
+  std::vector<std::string> notes;            // GGUF: e.g. why there is no tokenizer
 
   // Next-token logits with a cache over whichever model this is; the LoadedModel must outlive
-  // it. Throws for a GGUF file and for models without a causal LM head (BERT).
+  // it. Throws for models without a causal LM head (BERT).
   std::unique_ptr<CausalLM> causal_lm();
 };
 
@@ -44,7 +45,7 @@ struct LoadedModel {
 // model.init run the Hugging Face folder it is), with the run's tokenizer.json; a checkpoint
 // folder; or a folder holding config.yaml, tokenizer.json and model.safetensors. Hugging Face
 // folders: load_hf_folder (errors list missing, unexpected and mis-shaped weights). A .gguf file:
-// validated, nothing loaded. `storage` applies to the Transformer of Hugging Face folders and
+// load_gguf_model (the Transformer of its architecture, the tokenizer of tokenizer.ggml.*). `storage` applies to the Transformer of Hugging Face folders and
 // model.init runs: mapped keeps f32 weights and bf16/f16 matrices as read-only views of the
 // files (for generation and serving; no gradients), owned (the default) copies them (convert,
 // anything that writes). Runs trained from scratch (GPT-2) map as GPT-2 folders do: all but the

@@ -8,6 +8,7 @@
 #include "ilm/infer/load_model.h"
 #include "ilm/io/file.h"
 #include "ilm/io/gguf.h"
+#include "ilm/io/gguf_import.h"
 #include "ilm/io/safetensors_index.h"
 #include "ilm/models/recipes.h"
 #include "ilm/tokenizer/registry.h"
@@ -188,6 +189,12 @@ json gguf_info(const fs::path& path) {
             {"tensors", f.tensors().size()}};
   if (f.has_kv("general.architecture"))
     j["architecture"] = f.kv_as<std::string>("general.architecture");
+  // The Hugging Face config ilm loads it as, or why it does not load.
+  try {
+    j["config"] = gguf_hf_config(f);
+  } catch (const Error& e) {
+    j["config_error"] = e.what();
+  }
   j["summary"] = gguf_summary(f);
   return j;
 }
@@ -272,6 +279,8 @@ std::string format_model_info(const json& j) {
   if (format == "gguf") {
     line("format", fmt::format("GGUF v{}", j["version"].get<int>()));
     if (j.contains("architecture")) line("architecture", j["architecture"].get<std::string>());
+    if (j.contains("config")) line("loads as", j["config"].dump());
+    if (j.contains("config_error")) line("loads as", "not loadable: " + j["config_error"].get<std::string>());
     out += j["summary"].get<std::string>();
     return out;
   }
