@@ -160,18 +160,7 @@ int bf16_vs_f32(const Options& o) {
       for (int64_t i = 0; i < p.shape.numel(); ++i) v[i] = bf16_to_f32(f32_to_bf16(v[i]));
     }
     save_hf_folder(m, nullptr, dir / "f32");
-    std::vector<std::pair<std::string, Tensor>> tensors = hf_state_dict(m);
-    for (auto& [name, t] : tensors) {
-      Tensor h = Tensor::zeros(t.shape(), DType::bf16);
-      auto* d = static_cast<uint16_t*>(h.raw());
-      for (int64_t i = 0; i < t.numel(); ++i) d[i] = f32_to_bf16(t.f32()[i]);
-      t = h;
-    }
-    fs::create_directories(dir / "bf16");
-    save_safetensors(dir / "bf16" / "model.safetensors", tensors);
-    nlohmann::json cfg = hf_config_from(c);
-    cfg["torch_dtype"] = "bfloat16";
-    write_file_atomic(dir / "bf16" / "config.json", cfg.dump(2) + "\n");
+    save_hf_folder(m, nullptr, dir / "bf16", int64_t(5) << 30, DType::bf16);
   }
   HfModel f32 = load_hf_folder(dir / "f32", ParamStorage::mapped);
   HfModel bf16 = load_hf_folder(dir / "bf16", ParamStorage::mapped);

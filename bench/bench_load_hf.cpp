@@ -58,22 +58,7 @@ void write_folder(const fs::path& folder, bool bf16 = false) {
   Transformer m(c);
   m.init_weights(1);
   auto t0 = std::chrono::steady_clock::now();
-  if (bf16) {
-    std::vector<std::pair<std::string, Tensor>> tensors = hf_state_dict(m);
-    for (auto& [name, t] : tensors) {
-      Tensor h = Tensor::zeros(t.shape(), DType::bf16);
-      auto* d = static_cast<uint16_t*>(h.raw());
-      for (int64_t i = 0; i < t.numel(); ++i) d[i] = f32_to_bf16(t.f32()[i]);
-      t = h;
-    }
-    fs::create_directories(folder);
-    save_safetensors(folder / "model.safetensors", tensors);
-    nlohmann::json cfg = hf_config_from(c);
-    cfg["torch_dtype"] = "bfloat16";
-    write_file_atomic(folder / "config.json", cfg.dump(2) + "\n");
-  } else {
-    save_hf_folder(m, nullptr, folder);
-  }
+  save_hf_folder(m, nullptr, folder, int64_t(5) << 30, bf16 ? DType::bf16 : DType::f32);
   std::printf("wrote %s: %.2f GiB of %s weights in %.1f s\n", folder.c_str(),
               double(c.num_params()) * (bf16 ? 2 : 4) / double(1 << 30), bf16 ? "bf16" : "f32",
               std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());

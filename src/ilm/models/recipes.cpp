@@ -807,15 +807,30 @@ HfModel load_hf_folder(const fs::path& folder, ParamStorage storage) {
 }
 
 void save_hf_folder(const Transformer& model, const Tokenizer* tokenizer, const fs::path& folder,
-                    int64_t max_shard_bytes) {
+                    int64_t max_shard_bytes, DType dtype) {
+  ILM_CHECK(dtype == DType::f32 || dtype == DType::bf16 || dtype == DType::f16,
+            "{}: weights are saved as F32, BF16 or F16, not {}", folder.string(), dtype_name(dtype));
   fs::create_directories(folder);
   const TransformerConfig& c = model.config();
   json cfg = hf_config_from(c);
+  if (dtype != DType::f32) cfg["torch_dtype"] = dtype == DType::bf16 ? "bfloat16" : "float16";
   if (tokenizer && tokenizer->eot_id()) {
     cfg["bos_token_id"] = *tokenizer->eot_id();
     cfg["eos_token_id"] = *tokenizer->eot_id();
   }
-  write_safetensors_sharded(folder, hf_state_dict(model), static_cast<uint64_t>(max_shard_bytes),
+  std::vector<std::pair<std::string, Tensor>> tensors = hf_state_dict(model);
+  if (dtype != DType::f32) {
+    for (auto& [name, t] : tensors) {
+      if (t.dtype() != DType::f32) continue;
+      Tensor half = Tensor::zeros(t.shape(), dtype);
+      auto* out = static_cast<uint16_t*>(half.raw());
+      const float* in = t.f32();
+      for (int64_t i = 0; i < t.numel(); ++i)
+        out[i] = dtype == DType::bf16 ? f32_to_bf16(in[i]) : f32_to_f16(in[i]);
+      t = half;
+    }
+  }
+  write_safetensors_sharded(folder, tensors, static_cast<uint64_t>(max_shard_bytes),
                             {{"format", "pt"}});
   write_file_atomic(folder / "config.json", cfg.dump(2) + "\n");
   if (c.head == HeadKind::causal_lm) {

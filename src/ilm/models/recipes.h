@@ -109,8 +109,10 @@ HfModel load_hf_folder(const std::filesystem::path& folder,
                        ParamStorage storage = ParamStorage::owned);
 // Writes config.json, model.safetensors (sharded past max_shard_bytes) and
 // generation_config.json for causal LMs, and the tokenizer (tokenizer.json) when given;
-// each file atomically.
+// each file atomically. `dtype` (f32, bf16 or f16) is how the f32 weights are stored, rounded
+// to nearest even; config.json's torch_dtype says which.
 void save_hf_folder(const Transformer& model, const Tokenizer* tokenizer,
-                    const std::filesystem::path& folder, int64_t max_shard_bytes = int64_t(5) << 30);
+                    const std::filesystem::path& folder, int64_t max_shard_bytes = int64_t(5) << 30,
+                    DType dtype = DType::f32);
 
 }  // namespace ilm
